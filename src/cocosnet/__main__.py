@@ -1,0 +1,5 @@
+import sys
+
+from cocosnet.cli import main
+
+sys.exit(main())

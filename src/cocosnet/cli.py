@@ -1,0 +1,40 @@
+"""`cocosnet <command>`: one sub-command per module in `cocosnet.commands`, imported only when used."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command name -> module in cocosnet.commands exposing `add_arguments(parser)` and `run(args) -> int`
+COMMANDS: dict[str, tuple[str, str]] = {
+    "translate": ("translate", "translate a semantic input with an exemplar"),
+    "convert": ("convert", "convert official checkpoints to the native safetensors format"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cocosnet", description="Exemplar-based image translation (CoCosNet).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(f"cocosnet.commands.{module}").add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = importlib.import_module(f"cocosnet.commands.{args._module}")
+    try:
+        return int(module.run(args) or 0)
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:
+        # User-facing errors already name the file/shape/value; no traceback for them.
+        print(f"cocosnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
