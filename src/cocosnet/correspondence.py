@@ -1,0 +1,188 @@
+"""Cross-domain correspondence: domain adaptors F_A->S and F_B->S, shared refinement, correlation, warping.
+
+Module and parameter names follow the official `NoVGGCorrespondence`, so its `latest_net_Corr.pth` loads strictly.
+The warp softmax(theta·phiᵀ / temperature)·exemplar is attention; `cocosnet.nn.softmax_attention` computes it
+without the HW x HW matrix unless the matrix itself is asked for (cycle warp in training, `warp_impl="dense"`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cocosnet.nn import ResidualBlock, SPADEResnetBlock, feature_normalize, softmax_attention
+from cocosnet.nn.normalization import EPS
+from cocosnet.nn.spectral import sn_conv
+from cocosnet.presets import ModelConfig
+
+
+class DomainAdaptor(nn.Module):
+    """Maps one domain (semantics or RGB exemplar) into the shared domain S: 5 convs then 3 SPADE blocks.
+
+    The SPADE blocks are conditioned on the adaptor's own input (official `AdaptiveFeatureGenerator`).
+    """
+
+    def __init__(self, in_nc: int, cfg: ModelConfig):
+        super().__init__()
+        nf = cfg.adaptor_nf
+        strided = {4: (2, 4), 2: (2,), 1: ()}[cfg.feature_stride]
+        widths = [in_nc, nf, 2 * nf, 4 * nf, 8 * nf, 8 * nf]
+        for i in range(1, 6):
+            stride = 2 if i in strided else 1
+            kernel = cfg.adaptor_kernel if stride == 2 else 3
+            conv = sn_conv(widths[i - 1], widths[i], kernel, stride=stride, padding=1, bias=False)
+            self.add_module(f"layer{i}", nn.Sequential(conv, nn.InstanceNorm2d(widths[i], affine=False)))
+        self.head_0 = SPADEResnetBlock(8 * nf, 8 * nf, in_nc, cfg.spade_hidden)
+        self.G_middle_0 = SPADEResnetBlock(8 * nf, 8 * nf, in_nc, cfg.spade_hidden)
+        self.G_middle_1 = SPADEResnetBlock(8 * nf, 4 * nf, in_nc, cfg.spade_hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cond = x
+        x = self.layer1(x)
+        for i in range(2, 6):
+            x = getattr(self, f"layer{i}")(F.leaky_relu(x, 0.2))
+        x = self.head_0(x, cond)
+        x = self.G_middle_0(x, cond)
+        return self.G_middle_1(x, cond)
+
+
+@dataclass
+class CorrespondenceOutput:
+    """What the correspondence network produces; optional fields are None when not requested."""
+
+    warp_out: torch.Tensor  # r_y->x at image resolution, [B,3,H,W]
+    warp_out_lowres: torch.Tensor | None = None  # before upsampling (feature resolution), not for patch warps
+    warp_mask: torch.Tensor | None = None  # the exemplar's label warped by the same softmax, [B,C,h,w]
+    warp_cycle: torch.Tensor | None = None  # warped back to the exemplar (cycle-warping regulariser)
+    adaptive_feature_seg: torch.Tensor | None = None  # F_A->S(x_A) before L2 normalisation
+    adaptive_feature_img: torch.Tensor | None = None  # F_B->S(y_B)
+    cont_features: torch.Tensor | None = None
+    ref_features: torch.Tensor | None = None
+    theta: torch.Tensor | None = None
+    phi: torch.Tensor | None = None
+    corr: torch.Tensor | None = None  # softmax(correlation / temperature), [B, hw_x, hw_y]; dense path only
+
+
+class Correspondence(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.adaptive_model_seg = DomainAdaptor(cfg.semantic_nc, cfg)
+        self.adaptive_model_img = DomainAdaptor(3, cfg)
+        c = cfg.corr_in_channels
+        self.layer = nn.Sequential(*[ResidualBlock(c) for _ in range(cfg.corr_blocks)])
+        self.theta = nn.Conv2d(c, cfg.corr_channels, 1)
+        self.phi = nn.Conv2d(c, cfg.corr_channels, 1)
+
+    def _match_vectors(self, feat: torch.Tensor) -> torch.Tensor:
+        """3x3-unfolded (zero padding) vectors, centred over their own channels (PONO_C), L2-normalised: [B,N,D]."""
+        k = self.cfg.match_kernel
+        v = F.unfold(feat, k, padding=k // 2)  # [B, C*k*k, N]
+        v = v - v.mean(dim=1, keepdim=True)
+        v = v / (torch.linalg.vector_norm(v, dim=1, keepdim=True) + EPS)
+        return v.transpose(1, 2)
+
+    def _exemplar_values(self, exemplar: torch.Tensor) -> torch.Tensor:
+        """What is warped per exemplar position: the pooled RGB, or 4x4 patches for the patch warp: [B,M,E]."""
+        s = self.cfg.feature_stride
+        if self.cfg.warp == "patch":
+            return F.unfold(exemplar, s, stride=s).transpose(1, 2)
+        return F.avg_pool2d(exemplar, s).flatten(2).transpose(1, 2) if s > 1 else exemplar.flatten(2).transpose(1, 2)
+
+    def adapt(self, semantic: torch.Tensor, exemplar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both domains in S: (F_A->S(x_A), F_B->S(y_B)), before normalisation (the domain-alignment loss uses them)."""
+        return self.adaptive_model_seg(semantic), self.adaptive_model_img(exemplar)
+
+    def forward(
+        self,
+        semantic: torch.Tensor,
+        exemplar: torch.Tensor,
+        exemplar_semantic: torch.Tensor | None = None,
+        *,
+        return_cycle: bool = False,
+        return_mask: bool | None = None,
+        return_intermediates: bool = False,
+        return_corr: bool = False,
+    ) -> CorrespondenceOutput:
+        """semantic: encoded x_A [B,semantic_nc,H,W]; exemplar: y_B [B,3,H,W] in [-1,1]; exemplar_semantic: its
+        encoded label map (required with maskmix and for the warped mask)."""
+        cfg = self.cfg
+        b, _, h, w = exemplar.shape
+        fh, fw = h // cfg.feature_stride, w // cfg.feature_stride
+        if return_mask is None:
+            return_mask = cfg.warp_mask
+        if (cfg.maskmix or return_mask) and exemplar_semantic is None:
+            raise ValueError(
+                f"preset {cfg.name!r} needs the exemplar's semantic map (exemplar_semantic / --exemplar-label)"
+            )
+
+        seg_feat, img_feat = self.adapt(semantic, exemplar)
+        cont = feature_normalize(seg_feat)
+        ref = feature_normalize(img_feat)
+        if cfg.maskmix:
+            cont = torch.cat([cont, F.interpolate(semantic, size=(fh, fw), mode="nearest")], 1)
+            ref = torch.cat([ref, F.interpolate(exemplar_semantic, size=(fh, fw), mode="nearest")], 1)
+        cont_features = self.layer(cont)
+        ref_features = self.layer(ref)
+        theta = self.theta(cont_features)
+        phi = self.phi(ref_features)
+        q, k = self._match_vectors(theta), self._match_vectors(phi)
+
+        values = [self._exemplar_values(exemplar)]
+        n_img = values[0].shape[-1]
+        if return_mask:
+            values.append(F.interpolate(exemplar_semantic, size=(fh, fw), mode="nearest").flatten(2).transpose(1, 2))
+        v = torch.cat(values, -1) if len(values) > 1 else values[0]
+        scale = 1.0 / cfg.temperature
+        corr = None
+        if return_corr or return_cycle or cfg.warp_impl == "dense":
+            corr = torch.softmax(torch.matmul(q, k.transpose(1, 2)) * scale, dim=-1)
+            y = torch.matmul(corr, v)
+        else:
+            y = softmax_attention(q, k, v, scale, cfg.warp_impl, cfg.warp_chunk)
+
+        out = CorrespondenceOutput(warp_out=exemplar)  # placeholder, set below
+        y_img = y[..., :n_img]
+        if cfg.warp == "patch":
+            s = cfg.feature_stride
+            out.warp_out = F.fold(y_img.transpose(1, 2), (h, w), s, stride=s)
+        else:
+            low = y_img.transpose(1, 2).reshape(b, 3, fh, fw)
+            out.warp_out_lowres = low
+            if cfg.feature_stride == 1:
+                out.warp_out = low
+            elif cfg.warp == "bilinear":
+                out.warp_out = F.interpolate(low, scale_factor=cfg.feature_stride, mode="bilinear",
+                                             align_corners=False)
+            else:
+                out.warp_out = F.interpolate(low, scale_factor=cfg.feature_stride, mode="nearest")
+        if return_mask:
+            out.warp_mask = y[..., n_img:].transpose(1, 2).reshape(b, -1, fh, fw)
+        if return_cycle:
+            # exemplar -> input softmax (over input positions) applied to the warped values: back to the exemplar
+            corr_t = torch.softmax(torch.matmul(k, q.transpose(1, 2)) * scale, dim=-1)
+            cyc = torch.matmul(corr_t, y_img)
+            if cfg.warp == "patch":
+                s = cfg.feature_stride
+                out.warp_cycle = F.fold(cyc.transpose(1, 2), (h, w), s, stride=s)
+            else:
+                out.warp_cycle = cyc.transpose(1, 2).reshape(b, 3, fh, fw)
+        if return_intermediates:
+            out.adaptive_feature_seg, out.adaptive_feature_img = seg_feat, img_feat
+            out.cont_features, out.ref_features = cont_features, ref_features
+            out.theta, out.phi = theta, phi
+        if return_corr:
+            out.corr = corr
+        return out
+
+
+def correlation_bytes(cfg: ModelConfig, batch: int = 1, dtype_bytes: int = 4) -> int:
+    """Bytes of the dense correlation matrix the memory-efficient path avoids (for docs and benchmarks)."""
+    n = cfg.feature_size**2
+    return batch * n * n * dtype_bytes
+
+
+__all__ = ["Correspondence", "CorrespondenceOutput", "DomainAdaptor", "correlation_bytes"]

@@ -1,0 +1,53 @@
+"""Translation network: SPADE/PONO residual blocks conditioned on cat(warped exemplar r_y->x, semantics x_A).
+
+Names follow the official `SPADEGenerator` so `latest_net_G.pth` loads strictly.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cocosnet.nn import SelfAttention, SPADEResnetBlock
+from cocosnet.presets import ModelConfig
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        nf, ic, hid = cfg.ngf, cfg.generator_cond_nc, cfg.spade_hidden
+        self.sw = self.sh = cfg.image_size // 2**5
+        self.fc = nn.Conv2d(ic, 16 * nf, 3, padding=1)
+        self.head_0 = SPADEResnetBlock(16 * nf, 16 * nf, ic, hid)
+        self.G_middle_0 = SPADEResnetBlock(16 * nf, 16 * nf, ic, hid)
+        self.G_middle_1 = SPADEResnetBlock(16 * nf, 16 * nf, ic, hid)
+        self.up_0 = SPADEResnetBlock(16 * nf, 8 * nf, ic, hid)
+        self.up_1 = SPADEResnetBlock(8 * nf, 4 * nf, ic, hid)
+        if cfg.use_attention:
+            self.attn = SelfAttention(4 * nf, cfg.attention_impl, cfg.warp_chunk)
+        self.up_2 = SPADEResnetBlock(4 * nf, 2 * nf, ic, hid)
+        self.up_3 = SPADEResnetBlock(2 * nf, nf, ic, hid)
+        self.conv_img = nn.Conv2d(nf, 3, 3, padding=1)
+
+    @staticmethod
+    def up(x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=2, mode="nearest")
+
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        """cond = cat(warped exemplar [B,3,H,W], semantics [B,semantic_nc,H,W]) -> image in [-1,1]."""
+        h, w = cond.shape[-2:]
+        x = self.fc(F.interpolate(cond, size=(h // 32, w // 32), mode="nearest"))
+        x = self.head_0(x, cond)
+        x = self.up(x)
+        x = self.G_middle_0(x, cond)
+        x = self.G_middle_1(x, cond)
+        x = self.up_0(self.up(x), cond)
+        x = self.up_1(self.up(x), cond)
+        x = self.up(x)
+        if self.cfg.use_attention:
+            x = self.attn(x)
+        x = self.up_2(x, cond)
+        x = self.up_3(self.up(x), cond)
+        return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))

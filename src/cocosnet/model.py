@@ -1,0 +1,81 @@
+"""CoCosNet = correspondence network + translation generator, with the semantic encoding they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from cocosnet.correspondence import Correspondence, CorrespondenceOutput
+from cocosnet.generator import Generator
+from cocosnet.presets import ModelConfig
+
+
+def encode_semantic(label: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """Model input from a data-set label: class ids [B,1,H,W] -> one-hot [B,label_nc,H,W]; dense maps pass through.
+
+    Raises ValueError naming the bad ids / channel count, so a wrong label never becomes a silently wrong image.
+    """
+    if cfg.label_nc:
+        if label.dim() == 3:
+            label = label.unsqueeze(1)
+        if label.dim() != 4 or label.shape[1] != 1:
+            raise ValueError(f"preset {cfg.name!r} takes a label map of class ids [B,1,H,W], got {tuple(label.shape)}")
+        ids = label.long() if label.is_floating_point() else label
+        if label.is_floating_point() and not torch.equal(ids.to(label.dtype), label):
+            raise ValueError("label map must hold integer class ids, got fractional values")
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi >= cfg.label_nc:
+            raise ValueError(f"label ids must lie in 0..{cfg.label_nc - 1} for preset {cfg.name!r}, got {lo}..{hi}")
+        return torch.zeros(ids.shape[0], cfg.label_nc, *ids.shape[2:], device=ids.device).scatter_(1, ids, 1.0)
+    if label.dim() != 4 or label.shape[1] != cfg.semantic_nc:
+        raise ValueError(
+            f"preset {cfg.name!r} takes a {cfg.semantic_nc}-channel semantic map [B,{cfg.semantic_nc},H,W], "
+            f"got {tuple(label.shape)}"
+        )
+    return label.float()
+
+
+@dataclass
+class TranslationOutput:
+    image: torch.Tensor  # [B,3,H,W] in [-1,1]
+    warped: torch.Tensor  # r_y->x, [B,3,H,W]
+    correspondence: CorrespondenceOutput
+
+
+class CoCosNet(nn.Module):
+    """`correspondence` (official netCorr) and `generator` (official netG); no discriminator, no losses."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.correspondence = Correspondence(cfg)
+        self.generator = Generator(cfg)
+
+    def encode(self, label: torch.Tensor) -> torch.Tensor:
+        return encode_semantic(label, self.cfg)
+
+    def forward(
+        self,
+        semantic: torch.Tensor,
+        exemplar: torch.Tensor,
+        exemplar_semantic: torch.Tensor | None = None,
+        **corr_kwargs,
+    ) -> TranslationOutput:
+        """semantic / exemplar_semantic: already encoded (see `encode`); exemplar in [-1,1]."""
+        h, w = exemplar.shape[-2:]
+        if semantic.shape[-2:] != (h, w):
+            raise ValueError(f"semantic map is {tuple(semantic.shape[-2:])} but the exemplar is {(h, w)}")
+        if h % 32 or w % 32:
+            raise ValueError(f"image size must be a multiple of 32, got {h}x{w}")
+        corr = self.correspondence(semantic, exemplar, exemplar_semantic, **corr_kwargs)
+        image = self.generator(torch.cat([corr.warp_out, semantic], 1))
+        return TranslationOutput(image=image, warped=corr.warp_out, correspondence=corr)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+__all__ = ["CoCosNet", "TranslationOutput", "count_parameters", "encode_semantic"]

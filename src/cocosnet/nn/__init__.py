@@ -1,0 +1,17 @@
+"""Building blocks shared by the correspondence network, the generator and the discriminator."""
+
+from cocosnet.nn.attention import SelfAttention, softmax_attention
+from cocosnet.nn.blocks import ResidualBlock, SPADEResnetBlock
+from cocosnet.nn.normalization import SPADE, PositionalNorm2d, feature_normalize
+from cocosnet.nn.spectral import spectral_norm
+
+__all__ = [
+    "SPADE",
+    "PositionalNorm2d",
+    "ResidualBlock",
+    "SPADEResnetBlock",
+    "SelfAttention",
+    "feature_normalize",
+    "softmax_attention",
+    "spectral_norm",
+]

@@ -1,0 +1,82 @@
+"""softmax(q kᵀ · scale) · v without materialising the N x M matrix, and the generator's self-attention.
+
+The correspondence warp and the SAGAN-style self-attention are both this product. `dense` builds the matrix (the
+official path; losses that need the matrix use it), `chunked` processes blocks of query rows (memory linear in N,
+the same arithmetic row by row, safe for autograd), `sdpa` calls PyTorch's fused kernel, which is memory-linear on
+CPU only for 4-D inputs with equal head sizes, so the narrower side is zero-padded (zeros add nothing to a dot
+product, and padded value channels are dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cocosnet.nn.spectral import sn_conv
+
+
+def _dense(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+    return torch.matmul(torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * scale, dim=-1), v)
+
+
+def _chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, chunk: int) -> torch.Tensor:
+    if q.shape[-2] <= chunk:
+        return _dense(q, k, v, scale)
+    kt = k.transpose(-1, -2)
+    return torch.cat(
+        [torch.matmul(torch.softmax(torch.matmul(qc, kt) * scale, dim=-1), v) for qc in q.split(chunk, dim=-2)],
+        dim=-2,
+    )
+
+
+def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+    d, e = q.shape[-1], v.shape[-1]
+    if d < e:
+        q, k = F.pad(q, (0, e - d)), F.pad(k, (0, e - d))
+    elif e < d:
+        v = F.pad(v, (0, d - e))
+    out = F.scaled_dot_product_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), scale=scale)
+    return out.squeeze(1)[..., :e]
+
+
+def softmax_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float = 1.0, impl: str = "auto", chunk: int = 4096
+) -> torch.Tensor:
+    """softmax(q @ kᵀ * scale, dim=-1) @ v for q [B,N,D], k [B,M,D], v [B,M,E] -> [B,N,E].
+
+    impl: "dense" | "chunked" | "sdpa" | "auto" (sdpa when no gradient is needed, else chunked).
+    """
+    if impl == "auto":
+        impl = "chunked" if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad) \
+            else "sdpa"
+    if impl == "dense":
+        return _dense(q, k, v, scale)
+    if impl == "chunked":
+        return _chunked(q, k, v, scale, chunk)
+    if impl == "sdpa":
+        return _sdpa(q, k, v, scale)
+    raise ValueError(f"unknown attention implementation {impl!r} (dense, chunked, sdpa, auto)")
+
+
+class SelfAttention(nn.Module):
+    """SAGAN/BigGAN self-attention: theta, phi (C/8), g (C/2) 1x1 spectral-normed convs, 2x2-pooled keys, gamma=0."""
+
+    def __init__(self, channels: int, impl: str = "auto", chunk: int = 4096):
+        super().__init__()
+        self.channels = channels
+        self.impl, self.chunk = impl, chunk
+        self.theta = sn_conv(channels, channels // 8, 1, bias=False)
+        self.phi = sn_conv(channels, channels // 8, 1, bias=False)
+        self.g = sn_conv(channels, channels // 2, 1, bias=False)
+        self.o = sn_conv(channels // 2, channels, 1, bias=False)
+        self.gamma = nn.Parameter(torch.tensor(0.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        theta = self.theta(x).flatten(2).transpose(1, 2)  # [B, HW, C/8]
+        phi = F.max_pool2d(self.phi(x), 2).flatten(2).transpose(1, 2)  # [B, HW/4, C/8]
+        g = F.max_pool2d(self.g(x), 2).flatten(2).transpose(1, 2)  # [B, HW/4, C/2]
+        o = softmax_attention(theta, phi, g, 1.0, self.impl, self.chunk)  # [B, HW, C/2]
+        o = self.o(o.transpose(1, 2).reshape(b, self.channels // 2, h, w))
+        return self.gamma * o + x

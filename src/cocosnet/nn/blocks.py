@@ -1,0 +1,51 @@
+"""Residual blocks: the SPADE residual block (generator, domain adaptors) and the correspondence's shared block."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cocosnet.nn.normalization import SPADE
+from cocosnet.nn.spectral import sn_conv
+
+
+class SPADEResnetBlock(nn.Module):
+    """out = shortcut(x) + conv_1(pad(lrelu(norm_1(conv_0(pad(lrelu(norm_0(x, c))))), c))), spectral-normed convs."""
+
+    def __init__(self, fin: int, fout: int, cond_nc: int, hidden: int = 128):
+        super().__init__()
+        self.learned_shortcut = fin != fout
+        fmiddle = min(fin, fout)
+        self.pad = nn.ReflectionPad2d(1)
+        self.conv_0 = sn_conv(fin, fmiddle, 3)
+        self.conv_1 = sn_conv(fmiddle, fout, 3)
+        if self.learned_shortcut:
+            self.conv_s = sn_conv(fin, fout, 1, bias=False)
+        self.norm_0 = SPADE(fin, cond_nc, hidden)
+        self.norm_1 = SPADE(fmiddle, cond_nc, hidden)
+        if self.learned_shortcut:
+            self.norm_s = SPADE(fin, cond_nc, hidden)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        x_s = self.conv_s(self.norm_s(x, cond)) if self.learned_shortcut else x
+        dx = self.conv_0(self.pad(F.leaky_relu(self.norm_0(x, cond), 0.2)))
+        dx = self.conv_1(self.pad(F.leaky_relu(self.norm_1(dx, cond), 0.2)))
+        return x_s + dx
+
+
+class ResidualBlock(nn.Module):
+    """The correspondence network's shared refinement block (no spectral norm; one PReLU used twice)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.pad = nn.ReflectionPad2d(1)
+        self.conv1 = nn.Conv2d(channels, channels, 3)
+        self.conv2 = nn.Conv2d(channels, channels, 3)
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.prelu = nn.PReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.prelu(self.norm(self.conv1(self.pad(x))))
+        out = self.norm(self.conv2(self.pad(out)))
+        return self.prelu(out + x)
