@@ -1,0 +1,42 @@
+"""Arguments and helpers shared by the commands that load a model."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+from cocosnet.checkpoints import atomic_write_bytes
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", help="preset of an official checkpoint (ade20k, celebahq_edge, deepfashion, ...)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--official", metavar="DIR", help="folder with the authors' latest_net_G.pth, latest_net_Corr.pth")
+    src.add_argument("--checkpoint", metavar="DIR", help="native folder (config.json + model.safetensors)")
+    p.add_argument("--image-size", type=int, help="override the preset's resolution (multiple of 32)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+
+
+def load_translator(args: argparse.Namespace):
+    from cocosnet.inference import Translator
+
+    if args.official:
+        if not args.preset:
+            raise ValueError("--official needs --preset (which data set the checkpoint was trained on)")
+        overrides = {"image_size": args.image_size} if args.image_size else {}
+        return Translator.from_official(args.preset, folder=args.official, device=args.device, **overrides)
+    if args.checkpoint:
+        return Translator.from_pretrained(args.checkpoint, device=args.device)
+    from cocosnet.default_model import default_checkpoint
+
+    return Translator.from_pretrained(default_checkpoint(), device=args.device)
+
+
+def save_image(img, path: str | Path) -> None:
+    """Write a PIL image atomically; the format follows the suffix (PNG when there is none)."""
+    path = Path(path)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(path.suffix.lower(), "PNG")
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    atomic_write_bytes(path, buf.getvalue())
