@@ -30,7 +30,7 @@ def test_chunked_gradients_equal_dense():
         grads.append([t.grad.clone() for t in (q, k, v)])
         for t in (q, k, v):
             t.grad = None
-    for a, b in zip(*grads):
+    for a, b in zip(*grads, strict=True):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
