@@ -49,8 +49,8 @@ def test_official_load_matches_the_module(official_tiny):
     out = t.translate(lab, ex, lab)
     with torch.no_grad():
         want = model(model.encode(lab[None]), ex[None], model.encode(lab[None]))
-    assert torch.equal(out.image, want.image)
-    assert torch.equal(out.warped, want.warped)
+    assert torch.allclose(out.image, want.image, atol=1e-4)
+    assert torch.allclose(out.warped, want.warped, atol=1e-5)
     assert out.image.shape == (1, 3, 64, 64) and out.image.abs().max() <= 1
 
 

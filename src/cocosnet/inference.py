@@ -60,8 +60,14 @@ class Translator:
     """`Translator.from_official("ade20k", netG=..., netCorr=...)` or `Translator.from_pretrained(dir)`, then
     `translator.translate(semantic, exemplar, exemplar_semantic)`."""
 
-    def __init__(self, model: CoCosNet, device: str | torch.device = "auto", extra: dict | None = None):
+    def __init__(self, model: CoCosNet, device: str | torch.device = "auto", extra: dict | None = None,
+                 dtype: str = "float32"):
         self.device = resolve_device(device)
+        if dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
+        if dtype == "float16" and self.device.type == "cpu":
+            raise ValueError("float16 inference needs a GPU; use bfloat16 on the CPU")
+        self.dtype = dtype  # float32 reproduces the official images; bf16/fp16 autocast trades exactness for speed
         self.model = model.eval().requires_grad_(False).to(self.device)
         self.cfg: ModelConfig = model.cfg
         self.extra = extra or {}
@@ -75,6 +81,7 @@ class Translator:
         netCorr: str | Path | None = None,
         folder: str | Path | None = None,
         device: str | torch.device = "auto",
+        dtype: str = "float32",
         **overrides: Any,
     ) -> Translator:
         """The authors' `latest_net_G.pth` + `latest_net_Corr.pth` (or a `folder` holding them), loaded strictly."""
@@ -88,10 +95,11 @@ class Translator:
             model = CoCosNet(cfg)
         load_strict(model.generator, load_torch_state_dict(netG, "netG checkpoint"), str(netG))
         load_strict(model.correspondence, load_torch_state_dict(netCorr, "netCorr checkpoint"), str(netCorr))
-        return cls(model, device, extra={"source": "official", "preset": cfg.name})
+        return cls(model, device, extra={"source": "official", "preset": cfg.name}, dtype=dtype)
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "auto") -> Translator:
+    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "auto",
+                        dtype: str = "float32") -> Translator:
         """A native folder: `config.json` + `model.safetensors` (from save_pretrained, training or convert)."""
         config = read_native_config(folder)
         cfg = ModelConfig.from_dict(config["model"])
@@ -99,7 +107,7 @@ class Translator:
             model = CoCosNet(cfg)
         load_strict(model, load_native_state(folder), str(Path(folder) / "model.safetensors"))
         extra = {k: v for k, v in config.items() if k not in ("model", "format", "version")}
-        return cls(model, device, extra=extra)
+        return cls(model, device, extra=extra, dtype=dtype)
 
     def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> Path:
         return save_native(self.model, self.cfg, folder, extra=self.extra, dtype=dtype)
@@ -145,7 +153,11 @@ class Translator:
         if exemplar_semantic is not None:
             ex_sem = self._batch(exemplar_semantic, lambda x: self.prepare_semantic(x, "exemplar label map"), n)
             ex_sem = self.model.encode(ex_sem)
-        out = self.model(self.model.encode(sem), ex, ex_sem, return_mask=False)
+        if self.dtype == "float32":
+            out = self.model(self.model.encode(sem), ex, ex_sem, return_mask=False)
+        else:
+            with torch.autocast(self.device.type, dtype=getattr(torch, self.dtype)):
+                out = self.model(self.model.encode(sem), ex, ex_sem, return_mask=False)
         return Translation(image=out.image.float(), warped=out.warped.float())
 
     def __call__(self, *args, **kwargs) -> Translation:

@@ -49,8 +49,8 @@ class ModelConfig:
     maskmix: bool = True  # concatenate each side's downsampled label map to its adaptor features
     warp: WarpMode = "nearest"  # upsampling of the low-res warp ("patch" = DeepFashion's 4x4 patch warp)
     warp_mask: bool = False  # also warp the exemplar's one-hot label (ADE20k's mask loss)
-    warp_chunk: int = 4096  # query rows per block in the chunked (memory-linear) warp
-    warp_impl: AttentionImpl = "auto"  # auto: SDPA without grad (inference), chunked with grad; dense for tests
+    warp_chunk: int = 4096  # query rows per block in the chunked warp (capped at 256 MB of scores)
+    warp_impl: AttentionImpl = "auto"  # auto = chunked (memory-linear); dense = the official matrix; sdpa
 
     # Translation generator.
     ngf: int = 64

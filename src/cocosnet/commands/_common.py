@@ -16,6 +16,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--checkpoint", metavar="DIR", help="native folder (config.json + model.safetensors)")
     p.add_argument("--image-size", type=int, help="override the preset's resolution (multiple of 32)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+                   help="float32 reproduces the official images; bfloat16 (CPU/GPU) and float16 (GPU) are faster")
 
 
 def load_translator(args: argparse.Namespace):
@@ -25,12 +27,13 @@ def load_translator(args: argparse.Namespace):
         if not args.preset:
             raise ValueError("--official needs --preset (which data set the checkpoint was trained on)")
         overrides = {"image_size": args.image_size} if args.image_size else {}
-        return Translator.from_official(args.preset, folder=args.official, device=args.device, **overrides)
+        return Translator.from_official(args.preset, folder=args.official, device=args.device,
+                                          dtype=args.dtype, **overrides)
     if args.checkpoint:
-        return Translator.from_pretrained(args.checkpoint, device=args.device)
+        return Translator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype)
     from cocosnet.default_model import default_checkpoint
 
-    return Translator.from_pretrained(default_checkpoint(), device=args.device)
+    return Translator.from_pretrained(default_checkpoint(), device=args.device, dtype=args.dtype)
 
 
 def save_image(img, path: str | Path) -> None:
