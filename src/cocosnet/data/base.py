@@ -102,8 +102,16 @@ class PairedDataset(Dataset):
         )
 
     def _all_keys(self) -> list[str]:
-        """Keys an exemplar may be drawn from (default: this split's)."""
+        """Keys a pair list may name (default: this split's)."""
         return self.keys
+
+    def candidate_keys(self) -> list[str]:
+        """Where automatic pair lists look for exemplars: this split's keys in training, the training split's
+        (as the official test lists do) at val/test when there is one, else this split's."""
+        if self.train:
+            return list(self.keys)
+        train = [k for k in self._all_keys() if k not in set(self.keys)]
+        return train or list(self.keys)
 
     # ---- helpers
     def _guard_scan(self) -> list[str]:
@@ -142,17 +150,14 @@ class PairedDataset(Dataset):
             if found:
                 src = found[0]
         if src is None:
+            cands = self.candidate_keys()
+            if len(cands) < 2:
+                return {}
             if len(self.keys) > 5000:
-                warnings.warn(
-                    f"{self.name}: no pair list for {self.split}; computing one from label histograms "
-                    f"for {len(self.keys)} images (write it once with `cocosnet make-pairs`)",
-                    stacklevel=2,
-                )
-            return (
-                make_pairs(self, k=min(10, max(1, len(self.keys) - 1)), progress=False)
-                if len(self.keys) > 1
-                else {}
-            )
+                warnings.warn(f"{self.name}: no pair list for {self.split}; computing one from label "
+                              f"histograms for {len(self.keys)} images (write it once with `cocosnet make-pairs`)",
+                              stacklevel=2)
+            return make_pairs(self, k=min(10, len(cands) - 1), candidate_keys=cands, progress=False)
         if not isinstance(src, dict):
             source = str(src)
             src = read_pairs(src)

@@ -117,40 +117,26 @@ def rank_pairs(
     return out
 
 
-def make_pairs(
-    dataset,
-    k: int = 10,
-    *,
-    feature_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    extra_weight: float = 0.5,
-    candidates=None,
-    progress: bool = True,
-) -> dict[str, list[str]]:
+def make_pairs(dataset, k: int = 10, *, feature_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+               extra_weight: float = 0.5, candidate_keys: Sequence[str] | None = None,
+               progress: bool = True) -> dict[str, list[str]]:
     """Pair list of a data set (anything with `keys`, `label_nc`, `load_semantic(key)` and, when `feature_fn`
     is given, `load_photo(key)`) by label-histogram similarity, optionally mixed with `feature_fn(image)`
-    ([3,H,W] in [-1,1] -> vector; e.g. VGG features, passed in so the data layer needs no model)."""
+    ([3,H,W] in [-1,1] -> vector; e.g. VGG features, passed in so the data layer needs no model).
+    Candidates: `candidate_keys` (any keys the data set can load), default its own keys."""
+    keys = list(dataset.keys)
+    cands = list(keys if candidate_keys is None else candidate_keys)
+    wanted = list(dict.fromkeys(keys + cands))
+    feats: dict[str, np.ndarray] = {}
+    extra: dict[str, np.ndarray] = {}
+    for key in tqdm(wanted, desc="describe", unit="img", disable=not progress):
+        feats[key] = label_features(dataset.load_semantic(key), max(dataset.label_nc, 1))
+        if feature_fn is not None:
+            with torch.no_grad():
+                extra[key] = np.asarray(feature_fn(dataset.load_photo(key)), np.float32).ravel()
+    def stack(d: dict[str, np.ndarray], ks: list[str]) -> np.ndarray | None:
+        return np.stack([d[x] for x in ks]) if d else None
 
-    def describe(ds, desc: str) -> tuple[np.ndarray, np.ndarray | None]:
-        feats, extra = [], []
-        for key in tqdm(ds.keys, desc=desc, unit="img", disable=not progress):
-            feats.append(label_features(ds.load_semantic(key), max(ds.label_nc, 1)))
-            if feature_fn is not None:
-                with torch.no_grad():
-                    extra.append(np.asarray(feature_fn(ds.load_photo(key)), np.float32).ravel())
-        return np.stack(feats), (np.stack(extra) if extra else None)
-
-    f, e = describe(dataset, "describe")
-    if candidates is None:
-        return rank_pairs(dataset.keys, f, k, extra=e, extra_weight=extra_weight, progress=progress)
-    cf, ce = describe(candidates, "candidates")
-    return rank_pairs(
-        dataset.keys,
-        f,
-        k,
-        candidate_keys=candidates.keys,
-        candidate_features=cf,
-        extra=e,
-        candidate_extra=ce,
-        extra_weight=extra_weight,
-        progress=progress,
-    )
+    return rank_pairs(keys, stack(feats, keys), k, candidate_keys=cands, candidate_features=stack(feats, cands),
+                      extra=stack(extra, keys), candidate_extra=stack(extra, cands), extra_weight=extra_weight,
+                      progress=progress)
