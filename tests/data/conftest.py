@@ -12,7 +12,7 @@ def _img(path: Path, w: int, h: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     arr = np.zeros((h, w, 3), np.uint8)
     arr[:] = rng.integers(40, 200, 3)
-    arr[h // 4: h // 2, w // 4: w // 2] = 230
+    arr[h // 4 : h // 2, w // 4 : w // 2] = 230
     Image.fromarray(arr).save(path)
 
 

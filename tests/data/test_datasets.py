@@ -26,10 +26,13 @@ def test_ade20k_sample_contract(ade_root):
 
 def test_ade20k_reads_official_pair_list_as_is(ade_root):
     (ade_root / "ade20k_ref_test.txt").write_text(
-        "ADE_val_00000000.jpg,ADE_train_00000003.jpg,ADE_train_00000001.jpg\n")
+        "ADE_val_00000000.jpg,ADE_train_00000003.jpg,ADE_train_00000001.jpg\n"
+    )
     ds = build_dataset("ade20k", ade_root, "test", crop_size=32)
     assert ds.pairs["images/validation/ADE_val_00000000.jpg"] == [
-        "images/training/ADE_train_00000003.jpg", "images/training/ADE_train_00000001.jpg"]
+        "images/training/ADE_train_00000003.jpg",
+        "images/training/ADE_train_00000001.jpg",
+    ]
     assert ds[0]["exemplar_label"][0, 31, 5] == 13  # first (easiest) entry: training image 3
 
 
@@ -51,7 +54,9 @@ def test_ade20k_bad_data(ade_root):
     with pytest.raises(DataError, match="ADE_val_00000001.jpg"):
         ds._load(ds.keys[1], ds.test_augment())
     # size mismatch
-    Image.fromarray(np.zeros((5, 5), np.uint8)).save(ade_root / "annotations" / "validation" / "ADE_val_00000000.png")
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(
+        ade_root / "annotations" / "validation" / "ADE_val_00000000.png"
+    )
     with pytest.raises(DataError, match=r"ADE_val_00000000\.png.*does not match"):
         ds._load(ds.keys[0], ds.test_augment())
 
@@ -63,9 +68,17 @@ def test_ade20k_out_of_range_and_skip_bad(ade_root):
     with pytest.raises(DataError, match=r"ADE_train_00000002\.png.*151"):
         for i in range(len(ds)):
             ds._load(ds.keys[i], ds.test_augment())
-    ds2 = build_dataset("ade20k", ade_root, "test", crop_size=32, skip_bad=True,
-                        pairs={"ADE_val_00000000.jpg": ["ADE_train_00000002.jpg"],
-                               "ADE_val_00000001.jpg": ["ADE_train_00000000.jpg"]})
+    ds2 = build_dataset(
+        "ade20k",
+        ade_root,
+        "test",
+        crop_size=32,
+        skip_bad=True,
+        pairs={
+            "ADE_val_00000000.jpg": ["ADE_train_00000002.jpg"],
+            "ADE_val_00000001.jpg": ["ADE_train_00000000.jpg"],
+        },
+    )
     with pytest.warns(UserWarning, match="ADE_train_00000002.png"):
         s = ds2[0]
     assert s["key"].endswith("ADE_val_00000001.jpg") and ds2.bad.count == 1
@@ -79,7 +92,9 @@ def test_pair_entry_naming_missing_file(ade_root, tmp_path):
         ds[0]
     ds = build_dataset("ade20k", ade_root, "val", crop_size=32, pairs=p, skip_bad=True)
     with pytest.warns(UserWarning, match="nope.jpg"):
-        assert ds.pairs["images/validation/ADE_val_00000000.jpg"] == ["images/training/ADE_train_00000001.jpg"]
+        assert ds.pairs["images/validation/ADE_val_00000000.jpg"] == [
+            "images/training/ADE_train_00000001.jpg"
+        ]
     assert ds.bad.count == 1
 
 
@@ -159,7 +174,9 @@ def test_deepfashion_keypoint_json(fashion_root):
     folder = fashion_root / "pose" / "WOMEN" / "Dresses" / "id_00000001"
     for suffix in ("_candidate.txt", "_subset.txt"):
         (folder / f"02_1_front{suffix}").unlink()
-    (folder / "02_1_front.json").write_text(json.dumps({"people": [{"pose_keypoints_2d": kp.ravel().tolist()}]}))
+    (folder / "02_1_front.json").write_text(
+        json.dumps({"people": [{"pose_keypoints_2d": kp.ravel().tolist()}]})
+    )
     assert read_keypoints_json(folder / "02_1_front.json")[2].tolist() == [20, 20, 0.8]
     ds = build_dataset("deepfashion", fashion_root, "test", crop_size=64)
     assert (ds[0]["label"][:3, 20, 26] * 255).round().tolist() == [0.0, 0.0, 153.0]

@@ -13,7 +13,15 @@ from typing import Any
 from cocosnet.data.errors import DataError
 from cocosnet.data.io import load_image, load_label
 
-DATASETS = ("landscapes", "ade20k", "ade20k_outdoor", "celebahq_edge", "celebahq_mask", "deepfashion", "folder")
+DATASETS = (
+    "landscapes",
+    "ade20k",
+    "ade20k_outdoor",
+    "celebahq_edge",
+    "celebahq_mask",
+    "deepfashion",
+    "folder",
+)
 
 
 def build_dataset(name: str, root: str | Path | None = None, split: str = "train", **opts: Any):
@@ -30,9 +38,14 @@ def build_dataset(name: str, root: str | Path | None = None, split: str = "train
         return LandscapesDataset(split, size, **opts)
     from cocosnet.data import datasets as D
 
-    classes = {"ade20k": D.ADE20kDataset, "ade20k_outdoor": D.ADE20kOutdoorDataset,
-               "celebahq_edge": D.CelebAHQEdgeDataset, "celebahq_mask": D.CelebAHQMaskDataset,
-               "deepfashion": D.DeepFashionDataset, "folder": D.FolderDataset}
+    classes = {
+        "ade20k": D.ADE20kDataset,
+        "ade20k_outdoor": D.ADE20kOutdoorDataset,
+        "celebahq_edge": D.CelebAHQEdgeDataset,
+        "celebahq_mask": D.CelebAHQMaskDataset,
+        "deepfashion": D.DeepFashionDataset,
+        "folder": D.FolderDataset,
+    }
     if key not in classes:
         raise KeyError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     if root is None:

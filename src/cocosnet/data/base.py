@@ -154,9 +154,11 @@ class PairedDataset(Dataset):
             if len(cands) < 2:
                 return {}
             if len(self.keys) > 5000:
-                warnings.warn(f"{self.name}: no pair list for {self.split}; computing one from label "
-                              f"histograms for {len(self.keys)} images (write it once with `cocosnet make-pairs`)",
-                              stacklevel=2)
+                warnings.warn(
+                    f"{self.name}: no pair list for {self.split}; computing one from label "
+                    f"histograms for {len(self.keys)} images (write it once with `cocosnet make-pairs`)",
+                    stacklevel=2,
+                )
             return make_pairs(self, k=min(10, len(cands) - 1), candidate_keys=cands, progress=False)
         if not isinstance(src, dict):
             source = str(src)

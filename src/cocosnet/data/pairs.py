@@ -109,7 +109,7 @@ def rank_pairs(
                 if j is not None:
                     sim[r, j] = -float("inf")
         # Stable order: similarity, then candidate position (ties go to the earlier candidate).
-        top = torch.topk(sim, k, dim=1, sorted=True).indices
+        top = torch.sort(sim, dim=1, descending=True, stable=True).indices[:, :k]
         for r, key in enumerate(keys[s : s + chunk]):
             out[key] = [candidate_keys[int(j)] for j in top[r]]
         bar.update(min(chunk, len(keys) - s))
@@ -117,9 +117,15 @@ def rank_pairs(
     return out
 
 
-def make_pairs(dataset, k: int = 10, *, feature_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
-               extra_weight: float = 0.5, candidate_keys: Sequence[str] | None = None,
-               progress: bool = True) -> dict[str, list[str]]:
+def make_pairs(
+    dataset,
+    k: int = 10,
+    *,
+    feature_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    extra_weight: float = 0.5,
+    candidate_keys: Sequence[str] | None = None,
+    progress: bool = True,
+) -> dict[str, list[str]]:
     """Pair list of a data set (anything with `keys`, `label_nc`, `load_semantic(key)` and, when `feature_fn`
     is given, `load_photo(key)`) by label-histogram similarity, optionally mixed with `feature_fn(image)`
     ([3,H,W] in [-1,1] -> vector; e.g. VGG features, passed in so the data layer needs no model).
@@ -134,9 +140,18 @@ def make_pairs(dataset, k: int = 10, *, feature_fn: Callable[[torch.Tensor], tor
         if feature_fn is not None:
             with torch.no_grad():
                 extra[key] = np.asarray(feature_fn(dataset.load_photo(key)), np.float32).ravel()
+
     def stack(d: dict[str, np.ndarray], ks: list[str]) -> np.ndarray | None:
         return np.stack([d[x] for x in ks]) if d else None
 
-    return rank_pairs(keys, stack(feats, keys), k, candidate_keys=cands, candidate_features=stack(feats, cands),
-                      extra=stack(extra, keys), candidate_extra=stack(extra, cands), extra_weight=extra_weight,
-                      progress=progress)
+    return rank_pairs(
+        keys,
+        stack(feats, keys),
+        k,
+        candidate_keys=cands,
+        candidate_features=stack(feats, cands),
+        extra=stack(extra, keys),
+        candidate_extra=stack(extra, cands),
+        extra_weight=extra_weight,
+        progress=progress,
+    )
