@@ -18,6 +18,27 @@ from cocosnet.data.transforms import Augment, default_load_size, draw_augment
 SPLITS = ("train", "val", "test")
 
 
+def make_sample(
+    label: torch.Tensor,
+    image: torch.Tensor,
+    exemplar: torch.Tensor,
+    exemplar_label: torch.Tensor,
+    self_ref: float,
+    key: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The sample dict every data set returns (the contract with the trainer, evaluator and model)."""
+    return {
+        "label": label,
+        "image": image,
+        "exemplar": exemplar,
+        "exemplar_label": exemplar_label,
+        "self_ref": torch.tensor(float(self_ref), dtype=torch.float32),
+        "key": key,
+        **extra,
+    }
+
+
 class PairedDataset(Dataset):
     """Base of the file-backed data sets. Subclasses set `name`, `label_nc` (class-id maps; 0 for dense
     encodings), `semantic_nc`, and implement `_scan()` and `_load(key, aug)`.
@@ -207,14 +228,7 @@ class PairedDataset(Dataset):
         image, label = self._load(key, self._draw(rng))
         ex_key, self_ref = self._choose(key, rng)
         ex_image, ex_label = self._load(key if ex_key is None else ex_key, self._draw(rng))
-        return {
-            "label": label,
-            "image": image,
-            "exemplar": ex_image,
-            "exemplar_label": ex_label,
-            "self_ref": torch.tensor(self_ref, dtype=torch.float32),
-            "key": key,
-        }
+        return make_sample(label, image, ex_image, ex_label, self_ref, key)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self):

@@ -612,43 +612,48 @@ def render(layout: Layout | np.ndarray, style: Style, seed: int | None = None) -
 
     # Sky: gradient from the zenith to the horizon, sun glow, clouds, stars.
     top, bottom = style.palette[SKY, 0], style.palette[SKY, 1]
-    s = np.clip(yy / max(hz, 0.05), 0, 1) ** 1.4
-    sky = top + (bottom - top) * s[..., None]  # (h, 1, 3)
+    is_sky = lab == SKY
+    sky_rows = np.nonzero(is_sky.any(1))[0]
+    r = min(h, max(int(sky_rows[-1]) + 1 if len(sky_rows) else 0, int(np.ceil(hz * h)) + 1))
+    ys = yy[:r]
+    s = np.clip(ys / max(hz, 0.05), 0, 1) ** 1.4
+    sky = top + (bottom - top) * s[..., None]  # (r, 1, 3)
     sx, sy = style.sun
     sun_y = sy * hz
-    d2 = (xx - sx) ** 2 + ((yy - sun_y) * (h / w)) ** 2
+    d2 = (xx - sx) ** 2 + ((ys - sun_y) * (h / w)) ** 2
     glow = style.sun_strength * (np.exp(-d2 / 0.02) * 0.6 + np.exp(-d2 / 0.0015) * 0.6)
     sky = sky + glow[..., None] * style.sun_color
     if style.sun_strength > 0:
         disc = _smoothstep(0.0016, 0.0009, d2)  # sun / moon disc
         sky = sky + (style.sun_color - sky) * (disc * min(1.0, style.sun_strength * 1.5))[..., None]
     c0 = 1.2 - 2.6 * style.clouds
-    cover = _smoothstep(c0, c0 + 1.3, 0.75 * n_cloud + 0.35 * n_streak + 0.08 * n_fine)
+    cover = _smoothstep(c0, c0 + 1.3, 0.75 * n_cloud[:r] + 0.35 * n_streak[:r] + 0.08 * n_fine[:r])
     cover = cover * np.clip(1.25 - s * 0.5, 0, 1)
-    cloud = style.cloud_color * (0.88 + 0.1 * n_coarse + 0.1 * (0.5 - s))[..., None]
+    cloud = style.cloud_color * (0.88 + 0.1 * n_coarse[:r] + 0.1 * (0.5 - s))[..., None]
     sky = sky + (cloud - sky) * (cover * 0.92)[..., None]
     if style.stars > 0:
-        star = (grain > 3.1).astype(f32) * (1 - cover) * (1 - s)
+        star = (grain[:r] > 3.1).astype(f32) * (1 - cover) * (1 - s)
         sky = sky + star[..., None] * style.stars * 0.8
-    is_sky = lab == SKY
-    img = np.where(is_sky[..., None], sky, img)
+    img[:r] = np.where(is_sky[:r, :, None], sky, img[:r])
 
     # Water and sea: the sky mirrored about the horizon, streaks, sun glitter, darker close by.
     wet = (lab == WATER) | (lab == SEA)
-    if wet.any():
-        mirror = np.clip(((2 * hz - yy) * h).astype(np.int64), 0, h - 1)[:, 0]
-        refl = sky[mirror] if sky.shape[0] == h else sky
-        refl = np.broadcast_to(refl, (h, w, 3))
-        fres = style.water_reflect * (1 - 0.6 * depth) * (0.85 + 0.15 * n_streak)
-        water = img + (refl - img) * fres[..., None]
+    wet_rows = np.nonzero(wet.any(1))[0]
+    if len(wet_rows) and r > 0:
+        q = int(wet_rows[0])
+        yw, dw = yy[q:], depth[q:]
+        mirror = np.clip(((2 * hz - yw) * h).astype(np.int64), 0, r - 1)[:, 0]
+        refl = sky[mirror]
+        fres = style.water_reflect * (1 - 0.6 * dw) * (0.85 + 0.15 * n_streak[q:])
+        water = img[q:] + (refl - img[q:]) * fres[..., None]
         glit = (
             style.sun_strength
-            * np.exp(-((xx - sx) ** 2) / (0.002 + 0.02 * depth))
-            * _smoothstep(0.3, 1.2, n_streak + 0.5 * n_fine)
-            * (1 - depth * 0.5)
+            * np.exp(-((xx - sx) ** 2) / (0.002 + 0.02 * dw))
+            * _smoothstep(0.3, 1.2, n_streak[q:] + 0.5 * n_fine[q:])
+            * (1 - dw * 0.5)
         )
         water = water + glit[..., None] * style.sun_color * 0.8
-        img = np.where(wet[..., None], water, img)
+        img[q:] = np.where(wet[q:, :, None], water, img[q:])
 
     # Relief: light from the sun side on mountains and rocks (gradient of the coarse noise), snow caps.
     relief = (lab == MOUNTAIN) | (lab == ROCK)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from cocosnet.data.base import make_sample
 from cocosnet.data.landscapes import (
     FAMILIES,
     NUM_CLASSES,
@@ -168,31 +169,31 @@ class LandscapesDataset(Dataset):
             ex_label = label_to_tensor(apply_augment(lay.labels, ex_aug, "nearest"))
             oracle = image.clone()
             self_ref = 1.0
-        return {
-            "label": label,
-            "image": image,
-            "exemplar": exemplar,
-            "exemplar_label": ex_label,
-            "self_ref": torch.tensor(self_ref, dtype=torch.float32),
-            "oracle": oracle,
-            "style_family": ex_style.family,
-            "image_family": style.family,
-            "key": self.key(index),
-        }
+        return make_sample(
+            label,
+            image,
+            exemplar,
+            ex_label,
+            self_ref,
+            self.key(index),
+            oracle=oracle,
+            style_family=ex_style.family,
+            image_family=style.family,
+        )
 
     def _test_item(self, index: int) -> dict[str, Any]:
         lay, style = self.layout(index), self.style(index)
         j = self.partner(index)
         ex_lay = make_layout(scene_seeds(self.split, j)[0], self.size)
         ex_style = self.exemplar_style(index, j)
-        return {
-            "label": label_to_tensor(lay.labels),
-            "image": image_to_tensor(render(lay, style)),
-            "exemplar": image_to_tensor(render(ex_lay, ex_style)),
-            "exemplar_label": label_to_tensor(ex_lay.labels),
-            "self_ref": torch.tensor(0.0),
-            "oracle": image_to_tensor(render(lay, ex_style, lay.seed)),
-            "style_family": ex_style.family,
-            "image_family": style.family,
-            "key": self.key(index),
-        }
+        return make_sample(
+            label_to_tensor(lay.labels),
+            image_to_tensor(render(lay, style)),
+            image_to_tensor(render(ex_lay, ex_style)),
+            label_to_tensor(ex_lay.labels),
+            0.0,
+            self.key(index),
+            oracle=image_to_tensor(render(lay, ex_style, lay.seed)),
+            style_family=ex_style.family,
+            image_family=style.family,
+        )
