@@ -166,6 +166,19 @@ def frechet_distance_from_features(f1: Tensor | np.ndarray, f2: Tensor | np.ndar
     return float(diff @ diff + a.square().sum() + b.square().sum() - 2 * tr_sqrt)
 
 
+def frechet_distance_eigh(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -> float:
+    """The Fréchet distance from moments with symmetric eigendecompositions only (float64):
+    Tr (Σ1 Σ2)^½ = Tr (Σ1^½ Σ2 Σ1^½)^½. On this 2-core CPU that takes seconds at 2048-d, where the general
+    eigenvalues torchmetrics uses (``eigvals(Σ1 Σ2)``) took 25–100 s."""
+    mu1, mu2, sigma1, sigma2 = (torch.as_tensor(t, dtype=torch.float64) for t in (mu1, mu2, sigma1, sigma2))
+    w, v = torch.linalg.eigh(sigma1)
+    root1 = (v * w.clamp_min(0).sqrt()) @ v.T
+    inner = root1 @ sigma2 @ root1
+    tr_sqrt = torch.linalg.eigvalsh((inner + inner.T) / 2).clamp_min(0).sqrt().sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + sigma1.trace() + sigma2.trace() - 2 * tr_sqrt)
+
+
 class _Features(nn.Module):
     """Identity with ``num_features``: lets torchmetrics accumulate features computed beforehand, so one
     forward pass of the network serves both FID and KID."""
@@ -211,8 +224,21 @@ class FIDMetric:
         if self.kid_options is not None:
             self._kid_features[real].append(features)
 
+    def moments(self, real: bool) -> tuple[Tensor, Tensor]:
+        """(mean, covariance) of one set, from torchmetrics' running sums (its own formulas)."""
+        prefix = "real" if real else "fake"
+        n = getattr(self.fid, f"{prefix}_features_num_samples")
+        if n < 2:
+            raise RuntimeError("FID needs at least two images in each set")
+        mean = getattr(self.fid, f"{prefix}_features_sum") / n
+        cov = (getattr(self.fid, f"{prefix}_features_cov_sum") - n * torch.outer(mean, mean)) / (n - 1)
+        return mean, cov
+
     def compute(self) -> dict[str, float]:
-        out = {"fid": float(self.fid.compute())}
+        """FID from torchmetrics' accumulated statistics, via ``frechet_distance_eigh`` (same value as
+        ``self.fid.compute()``, which uses a much slower general eigendecomposition)."""
+        (mu1, s1), (mu2, s2) = self.moments(True), self.moments(False)
+        out = {"fid": frechet_distance_eigh(mu1, s1, mu2, s2)}
         if self.kid_options is not None:
             real, fake = torch.cat(self._kid_features[True]), torch.cat(self._kid_features[False])
             out.update(kernel_inception_distance(real, fake, *self.kid_options))
