@@ -42,8 +42,8 @@ def srgb_to_lab(rgb: Tensor) -> Tensor:
     """sRGB in [0, 1] (…, 3, H, W) to CIELAB (L in [0, 100]) under D65, channels L, a, b."""
     rgb = rgb.double().clamp(0, 1)
     linear = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    xyz = torch.einsum("ij,...jhw->...ihw", SRGB_TO_XYZ.double(), linear)
-    white = torch.tensor(D65_WHITE, dtype=torch.float64).view(3, 1, 1)
+    xyz = torch.einsum("ij,...jhw->...ihw", SRGB_TO_XYZ.to(linear), linear)
+    white = torch.tensor(D65_WHITE, dtype=torch.float64, device=rgb.device).view(3, 1, 1)
     t = xyz / white
     delta = 6.0 / 29.0
     f = torch.where(t > delta**3, t.clamp_min(1e-12) ** (1.0 / 3.0), t / (3 * delta**2) + 4.0 / 29.0)
