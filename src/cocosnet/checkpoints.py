@@ -8,14 +8,13 @@ silently wrong image.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from cocosnet.fileio import atomic_write_bytes
 from cocosnet.presets import ModelConfig
 
 NATIVE_WEIGHTS = "model.safetensors"
@@ -25,22 +24,6 @@ OFFICIAL_HELP = (
     "the authors' checkpoints are linked from the 'Pretrained Models' section of the official CoCosNet README "
     "(github.com/microsoft/CoCosNet); unpack them so the folder holds latest_net_G.pth and latest_net_Corr.pth"
 )
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` through a temp file in the same folder and a rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_torch_state_dict(path: str | Path, what: str = "checkpoint") -> dict[str, torch.Tensor]:

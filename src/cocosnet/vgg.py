@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from cocosnet.fileio import atomic_write
 
 # Convolutions per block of VGG19.
 BLOCKS: tuple[int, ...] = (2, 2, 4, 4, 4)
@@ -220,17 +221,8 @@ def save_official_layout(vgg: VGG19Features, path: str | os.PathLike) -> Path:
             "the official vgg19_conv.pth layout implies the Caffe input convention; this network uses "
             f"{vgg.input_convention!r} weights, so saving it there would change its outputs when reloaded"
         )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(official_state_dict(vgg), f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    state = official_state_dict(vgg)
+    return atomic_write(path, lambda f: torch.save(state, f))
 
 
 def layers_needed(*groups: Iterable[str]) -> tuple[str, ...]:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import io
-from pathlib import Path
-
-from cocosnet.checkpoints import atomic_write_bytes
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,12 +30,3 @@ def load_translator(args: argparse.Namespace):
     from cocosnet.default_model import default_checkpoint
 
     return Translator.from_pretrained(default_checkpoint(), device=args.device, dtype=args.dtype)
-
-
-def save_image(img, path: str | Path) -> None:
-    """Write a PIL image atomically; the format follows the suffix (PNG when there is none)."""
-    path = Path(path)
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(path.suffix.lower(), "PNG")
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-    atomic_write_bytes(path, buf.getvalue())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from cocosnet.commands._common import add_model_arguments, load_translator, save_image
+from cocosnet.commands._common import add_model_arguments, load_translator
+from cocosnet.data.io import save_image
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,8 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     translator = load_translator(args)
     result = translator.translate(args.input, args.exemplar, args.exemplar_label)
-    save_image(result.images()[0], args.out)
+    save_image(args.out, result.images()[0])
     if args.warp_out:
-        save_image(result.warped_images()[0], args.warp_out)
+        save_image(args.warp_out, result.warped_images()[0])
     print(f"wrote {args.out}" + (f" and {args.warp_out}" if args.warp_out else ""))
     return 0

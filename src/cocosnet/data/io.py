@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cocosnet.data.errors import DataError
 from cocosnet.data.transforms import Augment, apply_augment, image_to_tensor, label_to_tensor
+from cocosnet.fileio import atomic_write, atomic_write_text  # noqa: F401 (re-exported)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 DONTCARE_VALUE = 255
@@ -154,32 +154,6 @@ def load_pair(
     return img_t, lab_t
 
 
-def _atomic(path: str | Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    def w(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    return _atomic(path, w)
-
-
 def save_image(path: str | Path, img: np.ndarray | Image.Image | torch.Tensor) -> Path:
     """Write a PNG/JPEG atomically; tensors are [3,H,W] in [-1,1]."""
     if isinstance(img, torch.Tensor):
@@ -187,18 +161,15 @@ def save_image(path: str | Path, img: np.ndarray | Image.Image | torch.Tensor) -
 
         img = tensor_to_image(img)
     pil = img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img))
-    fmt = "JPEG" if Path(path).suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    return _atomic(path, lambda tmp: pil.save(tmp, format=fmt))
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(Path(path).suffix.lower(), "PNG")
+    options = {"quality": 95} if fmt == "JPEG" else {}
+    return atomic_write(path, lambda f: pil.save(f, format=fmt, **options))
 
 
 def save_array(path: str | Path, **arrays: np.ndarray) -> Path:
     """Write a compressed .npz atomically."""
 
-    def w(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-
-    return _atomic(path, w)
+    return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def list_images(folder: str | Path) -> list[Path]:
