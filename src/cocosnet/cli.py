@@ -10,6 +10,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "translate": ("translate", "translate a semantic input with an exemplar"),
     "convert": ("convert", "convert official checkpoints to the native safetensors format"),
+    "serve": ("serve", "the interactive painter and image editor web app, with its JSON API"),
 }
 
 
