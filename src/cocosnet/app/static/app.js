@@ -125,7 +125,11 @@ async function decodeIdsPNG(blob, size) {
   return ids;
 }
 
-const b64ToBlob = (b64) => fetch(`data:image/png;base64,${b64}`).then((r) => r.blob());
+function b64ToBlob(b64) {  // (fetching a data: URL would need connect-src data: in the page's CSP)
+  const bin = atob(b64), bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Blob([bytes], {type: "image/png"});
+}
 
 function download(href, name) {
   const a = document.createElement("a");
@@ -340,7 +344,7 @@ function buildTools(container, painter, classes, {cleanLabel, onClean, saveName}
 async function loadLabelFile(file, size) {
   const label = await blobToBase64(file);
   const answer = await api("/api/label", {label});
-  return {ids: await decodeIdsPNG(await b64ToBlob(answer.label), size), b64: answer.label};
+  return {ids: await decodeIdsPNG(b64ToBlob(answer.label), size), b64: answer.label};
 }
 
 // ----------------------------------------------------------------------------------------------- the app
