@@ -10,71 +10,57 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import tempfile
+import io
 from pathlib import Path
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
+def shrink(png: bytes, path: Path) -> None:
+    """A 256-colour PNG: a third of the size, no visible difference for a UI."""
+    from PIL import Image
 
-def stroke(page, canvas: str, points: list[tuple[float, float]]) -> None:
-    """Drag the mouse through points given as fractions of the canvas size."""
-    box = page.locator(canvas).bounding_box()
-    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
-    page.mouse.move(*xy[0])
-    page.mouse.down()
-    for x, y in xy[1:]:
-        page.mouse.move(x, y, steps=8)
-    page.mouse.up()
-
-
-def click_at(page, canvas: str, fx: float, fy: float) -> None:
-    box = page.locator(canvas).bounding_box()
-    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-
-
-def pick_class(page, workspace: str, name: str) -> None:
-    page.locator(f"#{workspace} .swatch", has_text=name).first.click()
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)
 
 
 def take(url: str, out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
+    from cocosnet.app.browser import choose, click, drag, launch
+
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800}, bypass_csp=True)  # for wait_for_function
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(url)
         page.wait_for_selector("body[data-ready=true]")
-        # painter: mountains, a lake, a road, trees; retrieve and translate
-        pick_class(page, "painter", "mountain")
+        # painter: a mountain ridge (drawn, then filled below), a lake, trees; retrieve, translate
+        choose(page, "painter", "mountain")
         page.locator("#painter [data-brush]").fill("6")
-        stroke(page, "#painter-canvas", [(0, 0.45), (0.2, 0.3), (0.35, 0.42), (0.55, 0.22), (0.8, 0.4), (1, 0.33)])
+        drag(page, "#painter-canvas", [(0, 0.45), (0.2, 0.3), (0.35, 0.42), (0.55, 0.22), (0.8, 0.4), (1, 0.33)])
         page.locator("#painter [data-tool=fill]").click()
-        click_at(page, "#painter-canvas", 0.5, 0.5)
+        click(page, "#painter-canvas", 0.5, 0.5)
         page.locator("#painter [data-tool=draw]").click()
         page.locator("#painter [data-brush]").fill("40")
-        pick_class(page, "painter", "water")
-        stroke(page, "#painter-canvas", [(0.2, 0.78), (0.45, 0.8), (0.6, 0.76)])
-        pick_class(page, "painter", "tree")
+        choose(page, "painter", "water")
+        drag(page, "#painter-canvas", [(0.2, 0.78), (0.45, 0.8), (0.6, 0.76)])
+        choose(page, "painter", "tree")
         for fx in (0.1, 0.8, 0.9):
-            stroke(page, "#painter-canvas", [(fx, 0.66), (fx, 0.72)])
+            drag(page, "#painter-canvas", [(fx, 0.66), (fx, 0.72)])
         page.locator("#ref-retrieve").click()
         page.wait_for_selector("#ref-candidates .candidate")
         page.locator("#ref-candidates .candidate").first.click()
         page.locator("#translate").click()
         page.wait_for_selector("footer.done")
-        page.screenshot(path=str(out / "painter.png"))
-        # editor: a gallery item, its lake turned into grass and a new mountain of rock, inpainted
+        shrink(page.screenshot(), out / "painter.png")
+        # editor: a gallery item, trees painted over its lake, inpainted
         page.locator("#tab-editor").click()
         page.wait_for_selector("#editor-candidates .candidate")
         page.locator("#editor-candidates .candidate").first.click()
-        page.wait_for_function("window.cocosnet.original() !== null")
-        pick_class(page, "editor", "tree")
+        page.wait_for_selector("#editor-photo[src^='/api/gallery/']")
+        choose(page, "editor", "tree")
         page.locator("#editor [data-brush]").fill("30")
-        stroke(page, "#editor-canvas", [(0.15, 0.8), (0.4, 0.85), (0.7, 0.8)])
+        drag(page, "#editor-canvas", [(0.15, 0.8), (0.4, 0.85), (0.7, 0.8)])
         page.locator("#synthesis").click()
         page.wait_for_selector("footer.done")
-        page.screenshot(path=str(out / "editor.png"))
+        shrink(page.screenshot(), out / "editor.png")
         browser.close()
 
 
@@ -102,7 +88,6 @@ def main() -> None:
         else:
             torch.manual_seed(0)
             translator = Translator(CoCosNet(get_model_config("landscapes")), device="cpu")
-            stack.enter_context(tempfile.TemporaryDirectory())
         app = create_app(translator, builtin_gallery(translator.cfg))
         take(stack.enter_context(BackgroundServer(app)), out)
     print(f"wrote {out / 'painter.png'} and {out / 'editor.png'}")

@@ -5,7 +5,6 @@ then edit a gallery photo's labels and resynthesise with inpainting. Screenshots
 """
 
 import io
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +15,10 @@ pytest.importorskip("fastapi")
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from cocosnet.app import BackgroundServer, create_app, load_gallery  # noqa: E402
+from cocosnet.app.browser import CHROMIUM, choose, click, drag, launch  # noqa: E402
 from cocosnet.inference import Translator  # noqa: E402
 from cocosnet.presets import LANDSCAPE_COLORS  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SKY, GRASS, WATER, TREE, MOUNTAIN = 6, 7, 3, 9, 8
 PALETTE = np.array(LANDSCAPE_COLORS, np.int64)
 
@@ -33,7 +30,7 @@ def page(tiny_checkpoint, gallery_dir):
     translator = Translator.from_pretrained(tiny_checkpoint, device="cpu")
     app = create_app(translator, load_gallery(gallery_dir, translator.cfg))
     with BackgroundServer(app) as url, sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
         page.requests, page.errors = [], []
         page.on("request", lambda r: page.requests.append(r.url))
@@ -59,25 +56,6 @@ def canvas_ids(page, canvas: str) -> np.ndarray:
 
 def state_ids(page, which: str) -> np.ndarray:
     return np.array(page.evaluate(f"() => Array.from(window.cocosnet.{which}.ids)"), np.int64).reshape(64, 64)
-
-
-def drag(page, canvas: str, points) -> None:
-    box = page.locator(canvas).bounding_box()
-    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
-    page.mouse.move(*xy[0])
-    page.mouse.down()
-    for x, y in xy[1:]:
-        page.mouse.move(x, y, steps=6)
-    page.mouse.up()
-
-
-def click(page, canvas: str, fx: float, fy: float) -> None:
-    box = page.locator(canvas).bounding_box()
-    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-
-
-def choose(page, workspace: str, class_name: str) -> None:
-    page.locator(f"#{workspace} .swatch", has_text=class_name).first.click()
 
 
 def test_painter_end_to_end(page, tmp_path):

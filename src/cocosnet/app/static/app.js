@@ -250,18 +250,14 @@ class LabelCanvas {
     this.onchange();
   }
 
-  undo() {
-    if (!this.undoStack.length) return;
-    this.redoStack.push(this.ids);
-    this.ids = this.undoStack.pop();
-    this.render();
-    this.changed();
-  }
+  undo() { this.swap(this.undoStack, this.redoStack); }
 
-  redo() {
-    if (!this.redoStack.length) return;
-    this.undoStack.push(this.ids);
-    this.ids = this.redoStack.pop();
+  redo() { this.swap(this.redoStack, this.undoStack); }
+
+  swap(from, to) {
+    if (!from.length) return;
+    to.push(this.ids);
+    this.ids = from.pop();
     this.render();
     this.changed();
   }
