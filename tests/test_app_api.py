@@ -152,6 +152,9 @@ def test_oversized_uploads_are_refused(client, gallery):
     # the whole body, by Content-Length, before anything is parsed
     r = client.post("/api/translate", content=b"x" * 2_000_000, headers={"Content-Type": "application/json"})
     assert r.status_code == 413 and "request body" in r.json()["detail"]
+    # ... and without one (chunked), while it is read
+    r = client.post("/api/translate", content=iter([b"x" * 500_000] * 4), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "request body" in r.json()["detail"]
 
 
 def test_decompression_bombs_are_refused_from_the_header(client):

@@ -142,12 +142,9 @@ ERRORS = {
 
 
 # ---------------------------------------------------------------------------------------------- middleware
-class _BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimit:
-    """Refuse request bodies over `limit` bytes with 413, by Content-Length or while streaming."""
+    """Refuse request bodies over `limit` bytes with 413: by Content-Length at once, or while the body streams in
+    (then the app is told the client went away, and whatever it answers is dropped)."""
 
     def __init__(self, app, limit: int):
         self.app, self.limit = app, limit
@@ -155,32 +152,34 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
+        length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
             return await _send_413(send, self.limit)
-        seen = 0
-        started = False
+        seen, started, refused = 0, False, False
 
         async def limited_receive():
-            nonlocal seen
+            nonlocal seen, started, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _BodyTooLarge
+                    refused = True
+                    if not started:
+                        started = True
+                        await _send_413(send, self.limit)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message):
+        async def guarded_send(message):
             nonlocal started
+            if refused:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _send_413(send, self.limit)
+        await self.app(scope, limited_receive, guarded_send)
 
 
 async def _send_413(send, limit: int) -> None:
