@@ -78,6 +78,7 @@ def test_classes_health_and_openapi(client):
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/api/translate", "/api/retrieve", "/api/gallery", "/api/classes", "/api/health", "/api/label"):
         assert path in paths
+    assert client.get("/docs").status_code == 404  # Swagger UI would come from a CDN
     page = client.get("/")
     assert page.status_code == 200 and "CoCosNet" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]

@@ -219,7 +219,8 @@ def create_app(translator, gallery: Gallery | None = None, settings: AppSettings
         yield
         queue.shutdown()
 
-    app = FastAPI(title="cocosnet", version="1", lifespan=lifespan,
+    # no /docs or /redoc: FastAPI's pages load Swagger UI / ReDoc from a CDN, and this app works offline
+    app = FastAPI(title="cocosnet", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Exemplar-based image translation (CoCosNet): painter, editor and JSON API. " + __doc__)
     app.state.queue, app.state.gallery, app.state.settings = queue, gallery, settings
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

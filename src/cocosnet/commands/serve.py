@@ -46,6 +46,6 @@ def run(args: argparse.Namespace) -> int:
     if public:
         print(f"warning: serving on {args.host}: other machines can reach it (no authentication)", file=sys.stderr)
     print(f"cocosnet: {cfg.name} model on {translator.device}, {len(gallery)} gallery items; "
-          f"open http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
+          f"open http://{args.host}:{args.port}/ (API schema at /openapi.json)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
