@@ -123,9 +123,13 @@ def tensor_to_image(t: torch.Tensor) -> Image.Image:
 def colorize_labels(label: torch.Tensor, cfg: ModelConfig) -> Image.Image:
     """Label ids [1,H,W] -> RGB using the preset's class colours (a fixed pseudo-random palette otherwise)."""
     ids = label.squeeze().cpu().numpy().astype(np.int64)
-    if cfg.class_colors:
-        palette = np.array(cfg.class_colors, dtype=np.uint8)
-    else:
-        rng = np.random.default_rng(0)
-        palette = rng.integers(0, 256, size=(max(cfg.label_nc, 1), 3), dtype=np.uint8)
+    palette = label_palette(cfg)
     return Image.fromarray(palette[np.clip(ids, 0, len(palette) - 1)])
+
+
+def label_palette(cfg: ModelConfig) -> np.ndarray:
+    """uint8 [label_nc,3]: the preset's class colours, or a fixed pseudo-random palette when it has none."""
+    if cfg.class_colors:
+        return np.array(cfg.class_colors, dtype=np.uint8)
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(max(cfg.label_nc, 1), 3), dtype=np.uint8)
