@@ -71,7 +71,8 @@ def check_label_ids(
     if bad.any():
         vals = np.unique(lab[bad])
         shown = ", ".join(str(int(v)) for v in vals[:10]) + (" ..." if len(vals) > 10 else "")
-        raise DataError(f"label ids out of range 0..{label_nc - 1} (255 = don't-care): found {shown}", source)
+        note = f" ({dontcare} = don't-care)" if dontcare is not None else ""
+        raise DataError(f"label ids out of range 0..{label_nc - 1}{note}: found {shown}", source)
     return lab
 
 
@@ -111,9 +112,11 @@ def load_image(src: Any, size: int | tuple[int, int] | None = 256) -> torch.Tens
     return image_to_tensor(np.asarray(pil))
 
 
-def load_label(src: Any, size: int | tuple[int, int] | None, label_nc: int) -> torch.Tensor:
-    """Path or integer array -> torch.long [1,H,W]: NEAREST resize, 255 -> label_nc-1, other ids out of range
-    -> DataError naming the file and the bad values."""
+def load_label(
+    src: Any, size: int | tuple[int, int] | None, label_nc: int, dontcare: int | None = DONTCARE_VALUE
+) -> torch.Tensor:
+    """Path or integer array -> torch.long [1,H,W]: NEAREST resize, `dontcare` (255) -> label_nc-1 (None: no
+    don't-care class), other ids out of range -> DataError naming the file and the bad values."""
     if isinstance(src, str | os.PathLike):
         lab, name = read_label_array(src), str(src)
     else:
@@ -128,7 +131,7 @@ def load_label(src: Any, size: int | tuple[int, int] | None, label_nc: int) -> t
             if not np.all(lab == np.round(lab)):
                 raise DataError("a label map must hold integer class ids", name)
         lab = lab.astype(np.int64)
-    lab = check_label_ids(lab, label_nc, name)
+    lab = check_label_ids(lab, label_nc, name, dontcare)
     hw = _size_hw(size)
     if hw is not None and lab.shape != hw:
         pil = Image.fromarray(lab.astype(np.int32)).resize((hw[1], hw[0]), Image.NEAREST)
