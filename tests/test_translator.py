@@ -115,7 +115,7 @@ def test_bad_inputs_name_the_problem(official_tiny, files, tmp_path):
     (tmp_path / "corrupt.png").write_bytes(b"not an image")
     with pytest.raises(ValueError, match="unreadable image.*corrupt.png"):
         t.translate(files / "label.png", tmp_path / "corrupt.png", files / "label.png")
-    Image.new("RGB", (8, 8)).save(tmp_path / "rgb_label.png")
+    Image.new("RGB", (8, 8), (200, 30, 10)).save(tmp_path / "rgb_label.png")  # colour-coded, not ids
     with pytest.raises(ValueError, match="single-channel PNG of class ids"):
         t.translate(tmp_path / "rgb_label.png", files / "photo.jpg", files / "label.png")
 
