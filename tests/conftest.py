@@ -51,12 +51,11 @@ def gallery_dir(tmp_path_factory) -> Path:
     import numpy as np
     from PIL import Image
 
-    from cocosnet.app.gallery import synthetic_scene
+    from cocosnet.app.gallery import landscape_scene
 
     folder = tmp_path_factory.mktemp("gallery")
-    rng = np.random.default_rng(1)
     for i, kind in enumerate(("lake", "coast", "valley", "road", "coast")):
-        ids, photo = synthetic_scene(rng, 80, kind)
+        ids, photo = landscape_scene(100 + i, 80, None if kind == "road" else kind)
         photo.save(folder / f"{kind}{i}.png")
         Image.fromarray(ids.astype(np.uint8)).save(folder / f"{kind}{i}_label.png")
     return folder

@@ -297,4 +297,4 @@ def test_serve_command(monkeypatch, tiny_checkpoint, gallery_dir, capsys):
     # the built-in gallery when none is given
     assert main(["serve", "--checkpoint", str(tiny_checkpoint), "--no-warmup", "--device", "cpu"]) == 0
     with TestClient(seen["app"]) as c:
-        assert c.get("/api/health").json()["gallery_items"] == 12
+        assert c.get("/api/health").json()["gallery_items"] == 14  # the built-in gallery: 2 scenes of each style family

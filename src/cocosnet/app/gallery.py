@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from cocosnet.app.codec import InputError, label_ids, open_image, resize_ids
 from cocosnet.presets import LANDSCAPE_CLASSES, ModelConfig
@@ -140,67 +140,27 @@ def load_gallery(folder: str | Path, cfg: ModelConfig, max_items: int = 1000,
 
 
 # ------------------------------------------------------------------------------------------- built-in scenes
-def builtin_gallery(cfg: ModelConfig, n: int = 12, seed: int = 0) -> Gallery:
-    """What the server offers when no --gallery is given: procedural outdoor scenes for the landscape classes,
-    nothing for other class sets (upload a reference instead)."""
+def landscape_scene(seed: int, size: int, kind: str | None = None, family: str | None = None,
+                    style_seed: int | None = None) -> tuple[np.ndarray, Image.Image]:
+    """A procedural landscape (`cocosnet.data.landscapes`): its label map and its rendering."""
+    from cocosnet.data.landscapes import make_layout, make_style, render
+
+    layout = make_layout(seed, size, kind=kind)
+    style = make_style(seed if style_seed is None else style_seed, family)
+    return layout.labels.astype(np.int64), Image.fromarray(render(layout, style, seed))
+
+
+def builtin_gallery(cfg: ModelConfig, n: int = 14) -> Gallery:
+    """What the server offers when no --gallery is given: landscapes of the validation split in every style
+    family, for checkpoints with the landscape classes; nothing for other class sets (upload a reference)."""
     if tuple(cfg.class_names[: len(LANDSCAPE_CLASSES)]) != LANDSCAPE_CLASSES:
         return Gallery([], cfg)
-    rng = np.random.default_rng(seed)
+    from cocosnet.data.landscapes import FAMILIES, SCENE_KINDS, scene_seeds
+
     items = []
     for i in range(n):
-        ids, photo = synthetic_scene(rng, cfg.image_size, kind=("lake", "coast", "valley", "road")[i % 4])
-        items.append(GalleryItem(id=f"scene-{i:02d}", name=f"scene {i + 1}", image=photo, label=ids))
+        layout_seed, style_seed = scene_seeds("val", i)
+        family, kind = FAMILIES[i % len(FAMILIES)], SCENE_KINDS[i % len(SCENE_KINDS)]
+        ids, photo = landscape_scene(layout_seed, cfg.image_size, kind, family, style_seed)
+        items.append(GalleryItem(id=f"scene-{i:02d}", name=f"{kind}, {family}", image=photo, label=ids))
     return Gallery(items, cfg)
-
-
-def _ridge(rng: np.random.Generator, w: int, base: float, amp: float) -> np.ndarray:
-    """A smooth random horizon: sum of a few sines."""
-    x = np.linspace(0, 1, w)
-    y = np.full(w, base)
-    for f in (1, 2, 4, 8):
-        y += amp / f * np.sin(2 * np.pi * (f * x + rng.random()))
-    return y
-
-
-# class -> (base colour, noise amplitude)
-_TEXTURE = {1: ((110, 105, 100), 10), 2: ((125, 115, 105), 35), 3: ((60, 110, 170), 15), 4: ((215, 195, 145), 15),
-            5: ((30, 70, 140), 18), 6: ((140, 190, 235), 4), 7: ((85, 150, 60), 25), 8: ((105, 95, 115), 22),
-            9: ((30, 85, 35), 30), 0: ((0, 0, 0), 0)}
-
-
-def synthetic_scene(rng: np.random.Generator, size: int, kind: str = "lake") -> tuple[np.ndarray, Image.Image]:
-    """A label map of the landscape classes and a textured photo of it (a stand-in for real renderings)."""
-    ids = np.full((size, size), 6, np.int64)  # sky
-    rows = np.arange(size)[:, None]
-    cols = np.arange(size)
-    mountain = _ridge(rng, size, rng.uniform(0.3, 0.5), rng.uniform(0.05, 0.12)) * size
-    ids[rows >= mountain[None, :]] = 8
-    horizon = int(size * rng.uniform(0.55, 0.7))
-    ground = 5 if kind == "coast" else 7
-    ids[horizon:] = ground
-    if kind == "coast":
-        beach = _ridge(rng, size, rng.uniform(0.75, 0.85), 0.03) * size
-        ids[rows >= beach[None, :]] = 4
-    elif kind == "lake":
-        cy, cx = rng.uniform(0.75, 0.85) * size, rng.uniform(0.3, 0.7) * size
-        ry, rx = size * 0.08, size * rng.uniform(0.15, 0.3)
-        ids[((rows - cy) / ry) ** 2 + ((cols[None, :] - cx) / rx) ** 2 <= 1] = 3
-    elif kind == "road":
-        centre = size / 2 + (rows - horizon) * rng.uniform(-0.3, 0.3)
-        half = 2 + (rows - horizon) * 0.35
-        ids[(rows >= horizon) & (np.abs(cols[None, :] - centre) <= half)] = 1
-    for _ in range(rng.integers(2, 6)):  # trees and rocks on the ground
-        cls = 9 if kind != "coast" else 2
-        cy = rng.uniform(horizon / size + 0.02, 0.95) * size
-        cx, r = rng.uniform(0, size), size * rng.uniform(0.03, 0.07)
-        blob = ((rows - cy) / (r * (1.6 if cls == 9 else 1))) ** 2 + ((cols[None, :] - cx) / r) ** 2 <= 1
-        ids[blob & (ids != 1)] = cls
-    base = np.array([_TEXTURE[c][0] for c in range(10)], np.float32)
-    amp = np.array([_TEXTURE[c][1] for c in range(10)], np.float32)
-    noise = rng.normal(size=(size // 4 + 1, size // 4 + 1)).astype(np.float32)
-    noise = np.asarray(Image.fromarray(noise).resize((size, size), Image.BICUBIC))
-    shade = (1 - 0.25 * rows / size).astype(np.float32)  # lighter sky near the horizon, darker ground nearer
-    photo = base[ids] * np.where(ids == 6, 2 - shade, shade)[..., None] + (amp[ids] * noise)[..., None]
-    photo += rng.normal(scale=4, size=photo.shape)
-    img = Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.6))
-    return ids, img
