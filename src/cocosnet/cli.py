@@ -8,6 +8,7 @@ import sys
 
 # command name -> module in cocosnet.commands exposing `add_arguments(parser)` and `run(args) -> int`
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "translate bundled landscapes layouts with exemplars into a results grid"),
     "translate": ("translate", "translate a semantic input with an exemplar"),
     "convert": ("convert", "convert official checkpoints to the native safetensors format"),
     "landscapes": ("landscapes", "procedural landscapes: contact sheet, or a split with its answer key"),
