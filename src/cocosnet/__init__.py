@@ -1,7 +1,20 @@
 """cocosnet: exemplar-based image translation (CoCosNet, Zhang et al., CVPR 2020)."""
 
-from cocosnet.presets import LossConfig, ModelConfig, Preset, get_preset, preset_names
+from cocosnet.inference import Translation, Translator
+from cocosnet.model import CoCosNet
+from cocosnet.presets import LossConfig, ModelConfig, Preset, get_model_config, get_preset, preset_names
 
 __version__ = "0.1.0"
 
-__all__ = ["LossConfig", "ModelConfig", "Preset", "get_preset", "preset_names", "__version__"]
+__all__ = [
+    "CoCosNet",
+    "LossConfig",
+    "ModelConfig",
+    "Preset",
+    "Translation",
+    "Translator",
+    "__version__",
+    "get_model_config",
+    "get_preset",
+    "preset_names",
+]
