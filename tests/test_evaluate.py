@@ -18,6 +18,7 @@ from cocosnet.inference import Translator
 from cocosnet.metrics.answer_key import AnswerKeyMetrics, baseline_mean_colour, per_class_delta_e
 from cocosnet.metrics.fid import InceptionFeatures, encode_roundtrip
 from cocosnet.metrics.results import _fmt
+from cocosnet.presets import LANDSCAPE_COLORS
 
 SIZE, NUM = 64, 6
 CELL = SIZE + 2  # make_grid's padding is 2
@@ -112,6 +113,13 @@ def test_baselines_match_direct_computation_and_compare(tmp_path, capsys):
         assert results["output"]["swd_avg"] == pytest.approx(key_row["swd_avg"], rel=1e-5)
         with Image.open(tmp_path / name / "grid.png") as grid:
             assert grid.size == (5 * CELL + 2, NUM * CELL + 2)
+            pixels = np.asarray(grid.convert("RGB"))
+        # the input column shows the layout in the painter's class colours; the warped column is blank
+        for row in range(NUM):
+            top = 2 + row * CELL
+            ids = batch["label"][row, 0].numpy()
+            assert (pixels[top : top + SIZE, 2 : 2 + SIZE] == np.asarray(LANDSCAPE_COLORS)[ids]).all()
+            assert (pixels[top : top + SIZE, 2 + 2 * CELL : 2 + 2 * CELL + SIZE] == 255).all()
     assert expected["paste"][0] != pytest.approx(expected["mean_colour"][0])
     capsys.readouterr()
     assert main(["evaluate", "--compare", str(tmp_path / "paste" / "results.json"), str(tmp_path / "mean_colour")]) == 0

@@ -331,6 +331,8 @@ def evaluate(
     predictor = as_predictor(predict)
     seed = int(evaluator_options.get("seed", 0))
     torch.manual_seed(seed)  # KID subsets
+    if evaluator_options.get("palette") is None and getattr(dataset, "label_nc", 0):
+        evaluator_options["palette"] = default_palette(dataset.label_nc)
     evaluator = Evaluator(chosen, **evaluator_options)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
     start = time.perf_counter()
