@@ -13,7 +13,7 @@ from torch import nn
 from cocosnet.cli import main
 from cocosnet.data import build_dataset
 from cocosnet.data.landscapes import FAMILIES
-from cocosnet.evaluation import evaluate
+from cocosnet.evaluation import baseline_predictor, evaluate
 from cocosnet.inference import Translator
 from cocosnet.metrics.answer_key import AnswerKeyMetrics, baseline_mean_colour, per_class_delta_e
 from cocosnet.metrics.fid import InceptionFeatures, encode_roundtrip
@@ -193,6 +193,7 @@ def test_folder_data_set_with_real_data_metrics(tmp_path, folder_data):
           "answer_key"], "need the oracle"),
         (["--baseline", "paste", "--data", "landscapes", "--metrics", "delta"], "unknown metrics ['delta']"),
         (["--baseline", "paste"], "give --data"),
+        (["--baseline", "paste", "--data", "{folder}", "--dataset", "landscapes"], "use --data landscapes"),
         (["--compare", "{tmp}/a.json", "{tmp}/b.json"], "results file not found"),
     ],
 )
@@ -202,3 +203,13 @@ def test_bad_input_errors(tmp_path, folder_data, capsys, argv, message):
     err = capsys.readouterr().err
     assert err.startswith("cocosnet evaluate: error:") and message in err
     assert not (tmp_path / "out").exists()
+
+
+def test_mean_colour_baseline_refuses_dense_inputs():
+    dense = {"label": torch.rand(1, 15, 8, 8), "exemplar": torch.zeros(1, 3, 8, 8),
+             "exemplar_label": torch.rand(1, 15, 8, 8)}
+    with pytest.raises(ValueError, match="needs class-id label maps"):
+        baseline_predictor("mean_colour")(dense)
+    assert torch.equal(baseline_predictor("paste")(dense)["output"], dense["exemplar"])
+    with pytest.raises(ValueError, match="unknown baseline 'median'"):
+        baseline_predictor("median")

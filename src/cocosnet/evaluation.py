@@ -115,7 +115,12 @@ def default_metrics(dataset: Dataset) -> tuple[str, ...]:
 
 
 def has_oracle(dataset: Dataset) -> bool:
-    return type(dataset).__name__ == "LandscapesDataset"
+    """Whether the samples carry the answer key (`oracle`, `style_family`): the landscapes, or a subset."""
+    from cocosnet.data.landscapes_dataset import LandscapesDataset
+
+    while isinstance(dataset, torch.utils.data.Subset):
+        dataset = dataset.dataset
+    return isinstance(dataset, LandscapesDataset)
 
 
 def parse_metrics(metrics: str | Iterable[str] | None, dataset: Dataset) -> tuple[str, ...]:

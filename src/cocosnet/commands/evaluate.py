@@ -55,12 +55,14 @@ def build_eval_dataset(args: argparse.Namespace, cfg, image_size: int):
 
     if args.num is not None and args.num < 1:
         raise ValueError(f"--num must be at least 1, got {args.num}")
-    if args.data == "landscapes" or (args.dataset or "").lower() == "landscapes":
+    if args.data == "landscapes":
         return "landscapes", build_dataset("landscapes", split=args.split, size=image_size,
                                            length=args.num or LANDSCAPES_NUM)
     name = args.dataset or (cfg.name if cfg is not None else None)
     if not name:
         raise ValueError("--data is a folder: say which kind of data set with --dataset NAME")
+    if name.lower() == "landscapes":
+        raise ValueError(f"the landscapes are generated, not read from {args.data}: use --data landscapes")
     if not Path(args.data).is_dir():
         raise DataError("data set folder not found", args.data)
     opts = {"crop_size": image_size, "limit": args.num}
