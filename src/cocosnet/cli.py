@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "landscapes": ("landscapes", "procedural landscapes: contact sheet, or a split with its answer key"),
     "prepare": ("prepare", "pose keypoints / face or photo edge maps for a folder of photos"),
     "make-pairs": ("make_pairs", "write an exemplar pair list (key,ref1,ref2,...) for a data set"),
+    "evaluate": ("evaluate", "measure a model or a baseline on a data set split (metrics, results table, grid)"),
     "serve": ("serve", "the interactive painter and image editor web app, with its JSON API"),
 }
 

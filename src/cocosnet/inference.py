@@ -38,6 +38,18 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+def run_model(model: CoCosNet, semantic: torch.Tensor, exemplar: torch.Tensor,
+              exemplar_semantic: torch.Tensor | None = None, dtype: str = "float32"):
+    """One forward pass of `model` on un-encoded semantic maps (class ids or dense maps, as data sets give
+    them), under autocast for bfloat16/float16. Returns the model's `TranslationOutput`. Tensors must already
+    be on the model's device; no gradient mode is set here (the caller chooses)."""
+    ex_sem = None if exemplar_semantic is None else model.encode(exemplar_semantic)
+    if dtype == "float32":
+        return model(model.encode(semantic), exemplar, ex_sem, return_mask=False)
+    with torch.autocast(exemplar.device.type, dtype=getattr(torch, dtype)):
+        return model(model.encode(semantic), exemplar, ex_sem, return_mask=False)
+
+
 @dataclass
 class Translation:
     """Tensors in [-1,1], batched [B,3,H,W]."""
@@ -152,12 +164,17 @@ class Translator:
         ex_sem = None
         if exemplar_semantic is not None:
             ex_sem = self._batch(exemplar_semantic, lambda x: self.prepare_semantic(x, "exemplar label map"), n)
-            ex_sem = self.model.encode(ex_sem)
-        if self.dtype == "float32":
-            out = self.model(self.model.encode(sem), ex, ex_sem, return_mask=False)
-        else:
-            with torch.autocast(self.device.type, dtype=getattr(torch, self.dtype)):
-                out = self.model(self.model.encode(sem), ex, ex_sem, return_mask=False)
+        return self.forward_tensors(sem, ex, ex_sem)
+
+    @torch.inference_mode()
+    def forward_tensors(
+        self, semantic: torch.Tensor, exemplar: torch.Tensor, exemplar_semantic: torch.Tensor | None = None
+    ) -> Translation:
+        """Batched tensors as the data sets give them, already at the working size: semantic inputs (class ids
+        long [B,1,H,W] or dense maps [B,C,H,W], not yet encoded), exemplars [B,3,H,W] in [-1,1]. Moved to the
+        device here; the output is float32 on the device."""
+        out = run_model(self.model, semantic.to(self.device), exemplar.to(self.device),
+                        None if exemplar_semantic is None else exemplar_semantic.to(self.device), self.dtype)
         return Translation(image=out.image.float(), warped=out.warped.float())
 
     def __call__(self, *args, **kwargs) -> Translation:

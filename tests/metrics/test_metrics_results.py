@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -54,3 +55,24 @@ def test_make_grid_layout_and_pixels(tmp_path):
     assert (img[6:10, 1:5] == 255).all() and (img[6:10, 11:15] == 255).all()  # blank cells
     assert img[6:10, 6:10].tolist() == [[[255, 0, 0]] * 4] * 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]
+
+
+def test_run_section_and_three_way_comparison(tmp_path):
+    runs = {
+        name: {"run": {"source": f"baseline:{name}", "samples": 3}, "output": {"delta_e": d, "swd_avg": s}}
+        for name, d, s in (("paste", 18.0, 17.0), ("mean", 9.5, 254.0), ("model", 7.25, 12.0))
+    }
+    for name, results in runs.items():
+        write_results(results, tmp_path / name)
+    md = (tmp_path / "paste" / "results.md").read_text()
+    assert "| run | value |\n| --- | --- |\n| source | baseline:paste |\n| samples | 3 |\n" in md
+    assert "| set | delta_e | swd_avg |\n| --- | --- | --- |\n| output | 18 | 17 |\n" in md
+    table = compare_results(*(tmp_path / name for name in runs), names=list(runs))
+    lines = table.splitlines()
+    assert lines[0] == "| metric | paste | mean | model | mean − paste | model − paste |"
+    assert "| output/delta_e | 18 | 9.5 | 7.25 | -8.5 | -10.75 |" in lines
+    assert "| run/source | baseline:paste | baseline:mean | baseline:model |  |  |" in lines
+    with pytest.raises(FileNotFoundError, match="nothere"):
+        compare_results(tmp_path / "paste", tmp_path / "nothere")
+    with pytest.raises(ValueError, match="at least two"):
+        compare_results(tmp_path / "paste")

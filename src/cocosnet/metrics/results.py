@@ -51,7 +51,12 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
 
 def results_markdown(results: Mapping[str, Any]) -> str:
     """A markdown table: one row per set when every value is a ``{metric: value}`` dict (the columns are
-    the union of metrics, in first-seen order), else a two-column ``metric | value`` table."""
+    the union of metrics, in first-seen order), else a two-column ``metric | value`` table. A ``"run"``
+    section (what was evaluated, how) comes first as its own ``run | value`` table."""
+    run = results.get("run")
+    if isinstance(run, Mapping) and len(results) > 1:
+        rest = {key: value for key, value in results.items() if key != "run"}
+        return _markdown_table(["run", "value"], list(flatten_results(run).items())) + "\n" + results_markdown(rest)
     if results and all(
         isinstance(v, Mapping) and not any(isinstance(x, Mapping) for x in v.values())
         for v in results.values()
@@ -86,23 +91,38 @@ def _load(path_or_results: str | os.PathLike | Mapping[str, Any]) -> Mapping[str
     path = Path(path_or_results)
     if path.is_dir():
         path = path / "results.json"
-    return json.loads(path.read_text())
+    if not path.is_file():
+        raise FileNotFoundError(f"results file not found: {path}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not a results.json ({exc})") from exc
 
 
 def compare_results(
-    a_json: str | os.PathLike | Mapping[str, Any],
-    b_json: str | os.PathLike | Mapping[str, Any],
-    names: tuple[str, str] = ("A", "B"),
+    *results: str | os.PathLike | Mapping[str, Any],
+    names: Sequence[str] | None = None,
 ) -> str:
-    """Side-by-side markdown table of two results (paths to results.json / their folders, or dicts):
-    ``metric | A | B | B − A`` over the union of (flattened) metrics."""
-    a, b = flatten_results(_load(a_json)), flatten_results(_load(b_json))
+    """Side-by-side markdown table of two or more results (paths to results.json / their folders, or dicts):
+    ``metric | A | B | … | B − A | …`` over the union of (flattened) metrics; the differences are against
+    the first."""
+    if len(results) < 2:
+        raise ValueError(f"compare_results needs at least two results, got {len(results)}")
+    names = list(names) if names is not None else [chr(ord("A") + i) for i in range(len(results))]
+    if len(names) != len(results):
+        raise ValueError(f"{len(names)} names for {len(results)} results")
+    flats = [flatten_results(_load(r)) for r in results]
     rows = []
-    for key in dict.fromkeys([*a, *b]):
-        va, vb = a.get(key, ""), b.get(key, "")
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (va, vb))
-        rows.append([key, va, vb, (vb - va) if numeric else ""])
-    return _markdown_table(["metric", names[0], names[1], f"{names[1]} − {names[0]}"], rows)
+    for key in dict.fromkeys(k for flat in flats for k in flat):
+        values = [flat.get(key, "") for flat in flats]
+        base = values[0]
+        deltas = []
+        for value in values[1:]:
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (base, value))
+            deltas.append((value - base) if numeric else "")
+        rows.append([key, *values, *deltas])
+    header = ["metric", *names, *(f"{name} − {names[0]}" for name in names[1:])]
+    return _markdown_table(header, rows)
 
 
 def _cell(image: Tensor | None, size: tuple[int, int]) -> Tensor:
