@@ -181,7 +181,7 @@ def warped_label_loss(
     gt = F.interpolate(label.float(), size=size, mode="nearest").long().squeeze(1)
     ref = F.interpolate(exemplar_label.float(), size=size, mode="nearest").long().squeeze(1)
     weights = warped_label_weights(gt, ref, warp_mask.shape[1])
-    nll = F.nll_loss(torch.log(_f32(warp_mask) + 1e-10), gt, reduction="none")
+    nll = -torch.log(_f32(warp_mask) + 1e-10).gather(1, gt.unsqueeze(1)).squeeze(1)  # NLL of the gt class
     if total_weight is None:
         total_weight = weights.sum()
     return (nll * weights).sum() / (total_weight + 1e-5)
