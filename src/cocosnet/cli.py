@@ -10,6 +10,9 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "translate": ("translate", "translate a semantic input with an exemplar"),
     "convert": ("convert", "convert official checkpoints to the native safetensors format"),
+    "landscapes": ("landscapes", "procedural landscapes: contact sheet, or a split with its answer key"),
+    "prepare": ("prepare", "pose keypoints / face or photo edge maps for a folder of photos"),
+    "make-pairs": ("make_pairs", "write an exemplar pair list (key,ref1,ref2,...) for a data set"),
 }
 
 

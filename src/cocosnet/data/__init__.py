@@ -1,0 +1,56 @@
+"""Data layer: procedural landscapes with their answer key, the official data sets, encoders, pair lists.
+
+Every data set returns the same sample dict (see docs/data.md): `label`, `image`, `exemplar`,
+`exemplar_label`, `self_ref`, `key` (+ `oracle`, `style_family` for landscapes). This package never imports
+the models; features for retrieval come in as a callable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cocosnet.data.errors import DataError
+from cocosnet.data.io import load_image, load_label
+
+DATASETS = (
+    "landscapes",
+    "ade20k",
+    "ade20k_outdoor",
+    "celebahq_edge",
+    "celebahq_mask",
+    "deepfashion",
+    "folder",
+)
+
+
+def build_dataset(name: str, root: str | Path | None = None, split: str = "train", **opts: Any):
+    """A data set by name: landscapes (root unused; `size`/`crop_size`, `length`), ade20k, ade20k_outdoor,
+    celebahq_edge, celebahq_mask, deepfashion, folder. Options go to the data set's constructor
+    (`crop_size`, `load_size`, `flip`, `pairs`, `skip_bad`, `seed`, ...)."""
+    key = name.replace("-", "_").lower()
+    key = {"celebahqedge": "celebahq_edge", "celebahq": "celebahq_mask", "ade": "ade20k"}.get(key, key)
+    if key == "landscapes":
+        from cocosnet.data.landscapes_dataset import LandscapesDataset
+
+        size = opts.pop("size", None) or opts.pop("crop_size", 256)
+        opts.pop("skip_bad", None)
+        return LandscapesDataset(split, size, **opts)
+    from cocosnet.data import datasets as D
+
+    classes = {
+        "ade20k": D.ADE20kDataset,
+        "ade20k_outdoor": D.ADE20kOutdoorDataset,
+        "celebahq_edge": D.CelebAHQEdgeDataset,
+        "celebahq_mask": D.CelebAHQMaskDataset,
+        "deepfashion": D.DeepFashionDataset,
+        "folder": D.FolderDataset,
+    }
+    if key not in classes:
+        raise KeyError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    if root is None:
+        raise ValueError(f"data set {name!r} needs a root folder")
+    return classes[key](root, split, **opts)
+
+
+__all__ = ["DATASETS", "DataError", "build_dataset", "load_image", "load_label"]

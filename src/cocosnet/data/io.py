@@ -1,0 +1,206 @@
+"""Image and label I/O shared by the data sets and by inference; atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from cocosnet.data.errors import DataError
+from cocosnet.data.transforms import Augment, apply_augment, image_to_tensor, label_to_tensor
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+DONTCARE_VALUE = 255
+
+
+def _size_hw(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    return (int(size), int(size)) if isinstance(size, int | np.integer) else (int(size[0]), int(size[1]))
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """An RGB PIL image, or a DataError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("image file not found", path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(f"unreadable image ({exc.__class__.__name__}: {exc})", path) from exc
+
+
+def read_label_array(path: str | Path) -> np.ndarray:
+    """A single-channel label PNG as an integer HxW array (palette PNGs give their indices)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("label file not found", path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("L", "P", "I", "I;16", "1"):
+                return np.asarray(im).astype(np.int64)
+            arr = np.asarray(im)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(f"unreadable label map ({exc.__class__.__name__}: {exc})", path) from exc
+    if (
+        arr.ndim == 3
+        and arr.shape[-1] >= 3
+        and np.array_equal(arr[..., 0], arr[..., 1])
+        and np.array_equal(arr[..., 0], arr[..., 2])
+    ):
+        return arr[..., 0].astype(np.int64)
+    raise DataError(f"a label map must be a single-channel PNG of class ids, got mode {im.mode}", path)
+
+
+def check_label_ids(
+    lab: np.ndarray, label_nc: int, source: str | Path = "<array>", dontcare: int | None = DONTCARE_VALUE
+) -> np.ndarray:
+    """Map don't-care (255) to label_nc-1 and refuse ids outside 0..label_nc-1 (DataError naming the file)."""
+    lab = np.asarray(lab).astype(np.int64)
+    if dontcare is not None:
+        lab = np.where(lab == dontcare, label_nc - 1, lab)
+    bad = (lab < 0) | (lab >= label_nc)
+    if bad.any():
+        vals = np.unique(lab[bad])
+        shown = ", ".join(str(int(v)) for v in vals[:10]) + (" ..." if len(vals) > 10 else "")
+        raise DataError(f"label ids out of range 0..{label_nc - 1} (255 = don't-care): found {shown}", source)
+    return lab
+
+
+def _as_pil_rgb(src: Any) -> tuple[Image.Image, str]:
+    if isinstance(src, str | os.PathLike):
+        return read_image(src), str(src)
+    if isinstance(src, Image.Image):
+        return src.convert("RGB"), "<PIL image>"
+    if isinstance(src, torch.Tensor):
+        src = src.detach().cpu().numpy()
+        if src.ndim == 3 and src.shape[0] in (1, 3) and src.shape[-1] not in (1, 3):
+            src = src.transpose(1, 2, 0)
+    arr = np.asarray(src)
+    if arr.dtype != np.uint8:
+        if arr.dtype.kind == "f":
+            lo = float(arr.min()) if arr.size else 0.0
+            arr = (arr + 1) * 127.5 if lo < 0 else arr * 255.0  # [-1,1] or [0,1]
+        arr = np.clip(np.round(arr), 0, 255).astype(np.uint8)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, -1)
+    if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4):
+        raise DataError(f"an image array must be HxW, HxWx3 or HxWx4, got shape {arr.shape}", "<array>")
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, -1)
+    return Image.fromarray(np.ascontiguousarray(arr[..., :3])), "<array>"
+
+
+def load_image(src: Any, size: int | tuple[int, int] | None = 256) -> torch.Tensor:
+    """Path, PIL image or array (uint8, or float in [0,1] / [-1,1]) -> float32 [3,H,W] in [-1,1].
+
+    Resized with BICUBIC to `size` (int: square, aspect not kept, as the official preprocessing; None: as is).
+    """
+    pil, _ = _as_pil_rgb(src)
+    hw = _size_hw(size)
+    if hw is not None and pil.size != (hw[1], hw[0]):
+        pil = pil.resize((hw[1], hw[0]), Image.BICUBIC)
+    return image_to_tensor(np.asarray(pil))
+
+
+def load_label(src: Any, size: int | tuple[int, int] | None, label_nc: int) -> torch.Tensor:
+    """Path or integer array -> torch.long [1,H,W]: NEAREST resize, 255 -> label_nc-1, other ids out of range
+    -> DataError naming the file and the bad values."""
+    if isinstance(src, str | os.PathLike):
+        lab, name = read_label_array(src), str(src)
+    else:
+        if isinstance(src, torch.Tensor):
+            src = src.detach().cpu().numpy()
+        lab, name = np.asarray(src), "<array>"
+        if lab.ndim == 3 and lab.shape[0] == 1:
+            lab = lab[0]
+        if lab.ndim != 2:
+            raise DataError(f"a label map must be HxW, got shape {lab.shape}", name)
+        if lab.dtype.kind == "f":
+            if not np.all(lab == np.round(lab)):
+                raise DataError("a label map must hold integer class ids", name)
+        lab = lab.astype(np.int64)
+    lab = check_label_ids(lab, label_nc, name)
+    hw = _size_hw(size)
+    if hw is not None and lab.shape != hw:
+        pil = Image.fromarray(lab.astype(np.int32)).resize((hw[1], hw[0]), Image.NEAREST)
+        lab = np.asarray(pil).astype(np.int64)
+    return label_to_tensor(lab)
+
+
+def load_pair(
+    image_path: Path, label_path: Path, aug: Augment, label_nc: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image and its label map, checked (same size, ids in range) and transformed with the same `aug`."""
+    img = read_image(image_path)
+    lab = read_label_array(label_path)
+    if lab.shape != (img.height, img.width):
+        raise DataError(
+            f"label size {lab.shape[1]}x{lab.shape[0]} does not match image {image_path.name} "
+            f"({img.width}x{img.height})",
+            label_path,
+        )
+    lab = check_label_ids(lab, label_nc, label_path)
+    img_t = image_to_tensor(apply_augment(img, aug, "bicubic"))
+    lab_t = label_to_tensor(apply_augment(lab.astype(np.int32), aug, "nearest"))
+    return img_t, lab_t
+
+
+def _atomic(path: str | Path, write) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    def w(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    return _atomic(path, w)
+
+
+def save_image(path: str | Path, img: np.ndarray | Image.Image | torch.Tensor) -> Path:
+    """Write a PNG/JPEG atomically; tensors are [3,H,W] in [-1,1]."""
+    if isinstance(img, torch.Tensor):
+        from cocosnet.data.transforms import tensor_to_image
+
+        img = tensor_to_image(img)
+    pil = img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img))
+    fmt = "JPEG" if Path(path).suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    return _atomic(path, lambda tmp: pil.save(tmp, format=fmt))
+
+
+def save_array(path: str | Path, **arrays: np.ndarray) -> Path:
+    """Write a compressed .npz atomically."""
+
+    def w(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    return _atomic(path, w)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
