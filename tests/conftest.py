@@ -28,3 +28,34 @@ def recipe(official_dir):
     finally:
         sys.path.pop(0)
     return make_state_dict
+
+
+# ----------------------------------------------------------------------------------------------- web app
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny random model (64x64, the landscape classes) saved as a native folder."""
+    from cocosnet.checkpoints import save_native
+    from cocosnet.model import CoCosNet
+    from cocosnet.presets import get_model_config
+
+    torch.manual_seed(0)
+    cfg = get_model_config("tiny")
+    folder = tmp_path_factory.mktemp("tiny_checkpoint")
+    save_native(CoCosNet(cfg).eval(), cfg, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def gallery_dir(tmp_path_factory) -> Path:
+    """A few (photo, label) pairs in the flat layout: NAME.png + NAME_label.png."""
+    import numpy as np
+    from PIL import Image
+
+    from cocosnet.app.gallery import landscape_scene
+
+    folder = tmp_path_factory.mktemp("gallery")
+    for i, kind in enumerate(("lake", "coast", "valley", "road", "coast")):
+        ids, photo = landscape_scene(100 + i, 80, None if kind == "road" else kind)
+        photo.save(folder / f"{kind}{i}.png")
+        Image.fromarray(ids.astype(np.uint8)).save(folder / f"{kind}{i}_label.png")
+    return folder

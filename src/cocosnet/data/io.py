@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cocosnet.data.errors import DataError
 from cocosnet.data.transforms import Augment, apply_augment, image_to_tensor, label_to_tensor
+from cocosnet.fileio import atomic_write, atomic_write_text  # noqa: F401 (re-exported)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 DONTCARE_VALUE = 255
@@ -71,7 +71,8 @@ def check_label_ids(
     if bad.any():
         vals = np.unique(lab[bad])
         shown = ", ".join(str(int(v)) for v in vals[:10]) + (" ..." if len(vals) > 10 else "")
-        raise DataError(f"label ids out of range 0..{label_nc - 1} (255 = don't-care): found {shown}", source)
+        note = f" ({dontcare} = don't-care)" if dontcare is not None else ""
+        raise DataError(f"label ids out of range 0..{label_nc - 1}{note}: found {shown}", source)
     return lab
 
 
@@ -111,9 +112,11 @@ def load_image(src: Any, size: int | tuple[int, int] | None = 256) -> torch.Tens
     return image_to_tensor(np.asarray(pil))
 
 
-def load_label(src: Any, size: int | tuple[int, int] | None, label_nc: int) -> torch.Tensor:
-    """Path or integer array -> torch.long [1,H,W]: NEAREST resize, 255 -> label_nc-1, other ids out of range
-    -> DataError naming the file and the bad values."""
+def load_label(
+    src: Any, size: int | tuple[int, int] | None, label_nc: int, dontcare: int | None = DONTCARE_VALUE
+) -> torch.Tensor:
+    """Path or integer array -> torch.long [1,H,W]: NEAREST resize, `dontcare` (255) -> label_nc-1 (None: no
+    don't-care class), other ids out of range -> DataError naming the file and the bad values."""
     if isinstance(src, str | os.PathLike):
         lab, name = read_label_array(src), str(src)
     else:
@@ -128,7 +131,7 @@ def load_label(src: Any, size: int | tuple[int, int] | None, label_nc: int) -> t
             if not np.all(lab == np.round(lab)):
                 raise DataError("a label map must hold integer class ids", name)
         lab = lab.astype(np.int64)
-    lab = check_label_ids(lab, label_nc, name)
+    lab = check_label_ids(lab, label_nc, name, dontcare)
     hw = _size_hw(size)
     if hw is not None and lab.shape != hw:
         pil = Image.fromarray(lab.astype(np.int32)).resize((hw[1], hw[0]), Image.NEAREST)
@@ -154,32 +157,6 @@ def load_pair(
     return img_t, lab_t
 
 
-def _atomic(path: str | Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    def w(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    return _atomic(path, w)
-
-
 def save_image(path: str | Path, img: np.ndarray | Image.Image | torch.Tensor) -> Path:
     """Write a PNG/JPEG atomically; tensors are [3,H,W] in [-1,1]."""
     if isinstance(img, torch.Tensor):
@@ -187,18 +164,15 @@ def save_image(path: str | Path, img: np.ndarray | Image.Image | torch.Tensor) -
 
         img = tensor_to_image(img)
     pil = img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img))
-    fmt = "JPEG" if Path(path).suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    return _atomic(path, lambda tmp: pil.save(tmp, format=fmt))
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(Path(path).suffix.lower(), "PNG")
+    options = {"quality": 95} if fmt == "JPEG" else {}
+    return atomic_write(path, lambda f: pil.save(f, format=fmt, **options))
 
 
 def save_array(path: str | Path, **arrays: np.ndarray) -> Path:
     """Write a compressed .npz atomically."""
 
-    def w(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-
-    return _atomic(path, w)
+    return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def list_images(folder: str | Path) -> list[Path]:

@@ -28,6 +28,8 @@ class SPADEResnetBlock(nn.Module):
             self.norm_s = SPADE(fin, cond_nc, hidden)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        if cond.shape[-2:] != x.shape[-2:]:  # resize once for the block's two or three SPADE layers
+            cond = F.interpolate(cond, size=x.shape[-2:], mode="nearest")
         x_s = self.conv_s(self.norm_s(x, cond)) if self.learned_shortcut else x
         dx = self.conv_0(self.pad(F.leaky_relu(self.norm_0(x, cond), 0.2)))
         dx = self.conv_1(self.pad(F.leaky_relu(self.norm_1(dx, cond), 0.2)))

@@ -1,0 +1,76 @@
+"""Correspondence warp at 64^2, 128^2 (and 256^2) feature resolution: dense matrix vs chunked vs SDPA.
+
+Each case runs in its own process; the table shows the median time and the process's peak RSS.
+    python benchmarks/warp_memory.py [--sizes 64 128] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import machine, median, peak_rss_mb, print_table, run_case  # noqa: E402
+
+
+def case(size: int, impl: str, dim: int, repeats: int) -> dict:
+    import torch
+
+    from cocosnet.correspondence import Correspondence
+    from cocosnet.nn import softmax_attention
+
+    torch.manual_seed(0)
+    n = size * size
+    feat_q = torch.randn(1, dim // 9, size, size)
+    feat_k = torch.randn(1, dim // 9, size, size)
+    corr = Correspondence.__new__(Correspondence)
+    corr.cfg = type("C", (), {"match_kernel": 3})()
+    q, k = corr._match_vectors(feat_q), corr._match_vectors(feat_k)
+    v = torch.randn(1, n, 3)
+    base = peak_rss_mb()
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeats):
+            t = time.perf_counter()
+            if impl == "dense":
+                out = torch.matmul(torch.softmax(torch.matmul(q, k.transpose(1, 2)) * 100, -1), v)
+            else:
+                out = softmax_attention(q, k, v, 100.0, impl, chunk=4096)
+            times.append(time.perf_counter() - t)
+    del out
+    return {"seconds": median(times), "peak_mb": peak_rss_mb(), "base_mb": base}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--case", nargs=4, metavar=("SIZE", "IMPL", "DIM", "REPEATS"))
+    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
+    ap.add_argument("--dim", type=int, default=2304, help="match-vector length (256 channels x 3x3 = 2304)")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    if args.case:
+        s, impl, dim, rep = args.case
+        print(json.dumps(case(int(s), impl, int(dim), int(rep))))
+        return
+    rows = []
+    for size in args.sizes:
+        n = size * size
+        for impl in ("dense", "chunked", "sdpa"):
+            if impl == "dense" and n * n * 4 > 8e9:
+                rows.append([f"{size}^2", impl, "skipped", f"needs {n * n * 4 / 1e9:.0f} GB", ""])
+                continue
+            r = run_case(Path(__file__), [str(size), impl, str(args.dim), str(args.repeats)])
+            if "error" in r:
+                rows.append([f"{size}^2", impl, "error", r["error"][:60], ""])
+                continue
+            rows.append([f"{size}^2", impl, f"{r['seconds']:.2f}", f"{r['peak_mb'] - r['base_mb']:.0f}",
+                         f"{n * n * 4 / 1e6:.0f}"])
+    print(f"machine: {machine()}")
+    print_table(["features", "impl", "median s", "extra peak RSS MB", "dense matrix MB"], rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Screenshots of the painter and the editor for docs/ (headless Debian Chromium through Playwright).
+
+    PYTHONPATH=src python scripts/app_screenshots.py [--checkpoint DIR] [--url http://127.0.0.1:7860] [--out docs]
+
+Without --url it serves the checkpoint itself (random `landscapes` weights when none is given: the output is then
+noise-like, but every control is shown working).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+from pathlib import Path
+
+
+def shrink(png: bytes, path: Path) -> None:
+    """A 256-colour PNG: a third of the size, no visible difference for a UI."""
+    from PIL import Image
+
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)
+
+
+def take(url: str, out: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from cocosnet.app.browser import choose, click, drag, launch
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(url)
+        page.wait_for_selector("body[data-ready=true]")
+        # painter: a mountain ridge (drawn, then filled below), a lake, trees; retrieve, translate
+        choose(page, "painter", "mountain")
+        page.locator("#painter [data-brush]").fill("6")
+        drag(page, "#painter-canvas", [(0, 0.45), (0.2, 0.3), (0.35, 0.42), (0.55, 0.22), (0.8, 0.4), (1, 0.33)])
+        page.locator("#painter [data-tool=fill]").click()
+        click(page, "#painter-canvas", 0.5, 0.5)
+        page.locator("#painter [data-tool=draw]").click()
+        page.locator("#painter [data-brush]").fill("40")
+        choose(page, "painter", "water")
+        drag(page, "#painter-canvas", [(0.2, 0.78), (0.45, 0.8), (0.6, 0.76)])
+        choose(page, "painter", "tree")
+        for fx in (0.1, 0.8, 0.9):
+            drag(page, "#painter-canvas", [(fx, 0.66), (fx, 0.72)])
+        page.locator("#ref-retrieve").click()
+        page.wait_for_selector("#ref-candidates .candidate")
+        page.locator("#ref-candidates .candidate").first.click()
+        page.locator("#translate").click()
+        page.wait_for_selector("footer.done")
+        shrink(page.screenshot(), out / "painter.png")
+        # editor: a gallery item, trees painted over its lake, inpainted
+        page.locator("#tab-editor").click()
+        page.wait_for_selector("#editor-candidates .candidate")
+        page.locator("#editor-candidates .candidate").first.click()
+        page.wait_for_selector("#editor-photo[src^='/api/gallery/']")
+        choose(page, "editor", "tree")
+        page.locator("#editor [data-brush]").fill("30")
+        drag(page, "#editor-canvas", [(0.15, 0.8), (0.4, 0.85), (0.7, 0.8)])
+        page.locator("#synthesis").click()
+        page.wait_for_selector("footer.done")
+        shrink(page.screenshot(), out / "editor.png")
+        browser.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", help="native model folder (default: random landscapes weights)")
+    ap.add_argument("--url", help="a running `cocosnet serve` instead of serving here")
+    ap.add_argument("--out", default="docs")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.url:
+        take(args.url, out)
+        return
+    import torch
+
+    from cocosnet.app import BackgroundServer, builtin_gallery, create_app
+    from cocosnet.inference import Translator
+    from cocosnet.model import CoCosNet
+    from cocosnet.presets import get_model_config
+
+    with contextlib.ExitStack() as stack:
+        if args.checkpoint:
+            translator = Translator.from_pretrained(args.checkpoint, device="cpu")
+        else:
+            torch.manual_seed(0)
+            translator = Translator(CoCosNet(get_model_config("landscapes")), device="cpu")
+        app = create_app(translator, builtin_gallery(translator.cfg))
+        take(stack.enter_context(BackgroundServer(app)), out)
+    print(f"wrote {out / 'painter.png'} and {out / 'editor.png'}")
+
+
+if __name__ == "__main__":
+    main()

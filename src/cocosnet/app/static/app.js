@@ -1,0 +1,567 @@
+// CoCosNet painter and image editor. Plain JS, no dependencies, nothing loaded from outside this server.
+// The label map lives in a Uint8Array of class ids (the truth); the canvas only shows it in the class colours,
+// so strokes are rasterised here without antialiasing and ids never have to be read back from pixels.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const HISTORY = 50;
+
+// ------------------------------------------------------------------------------------------- server calls
+async function api(path, body) {
+  const init = body === undefined ? {} : {
+    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
+  };
+  const response = await fetch(path, init);
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    let detail = data.detail;
+    if (Array.isArray(detail)) detail = detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ");
+    const retry = response.headers.get("Retry-After");
+    throw new Error((detail || response.statusText) + (retry ? ` (retry in ${retry} s)` : ""));
+  }
+  return data;
+}
+
+function status(text, kind = "") {
+  const el = $("status");
+  el.textContent = text;
+  el.className = kind;
+}
+
+async function busy(button, text, fn) {
+  button.disabled = true;
+  status(text, "working");
+  try {
+    return await fn();
+  } catch (err) {
+    status(err.message, "error");
+    return undefined;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------------------------------- PNG helpers
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+async function zlib(raw) {
+  if (typeof CompressionStream !== "undefined") {
+    const stream = new Blob([raw]).stream().pipeThrough(new CompressionStream("deflate"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  }
+  // stored (uncompressed) deflate blocks, for browsers without CompressionStream
+  const blocks = Math.ceil(raw.length / 65535) || 1;
+  const out = new Uint8Array(2 + raw.length + blocks * 5 + 4);
+  out.set([0x78, 0x01]);
+  let o = 2;
+  for (let i = 0; i < blocks; i++) {
+    const chunk = raw.subarray(i * 65535, (i + 1) * 65535);
+    out[o++] = i === blocks - 1 ? 1 : 0;
+    out[o++] = chunk.length & 0xff; out[o++] = chunk.length >> 8;
+    out[o++] = ~chunk.length & 0xff; out[o++] = (~chunk.length >> 8) & 0xff;
+    out.set(chunk, o); o += chunk.length;
+  }
+  let a = 1, b = 0;
+  for (let i = 0; i < raw.length; i++) { a = (a + raw[i]) % 65521; b = (b + a) % 65521; }
+  new DataView(out.buffer).setUint32(o, ((b << 16) | a) >>> 0);
+  return out;
+}
+
+// A single-channel 8-bit PNG of class ids: the label format of the API and of Save painting.
+async function encodeIdsPNG(ids, width, height) {
+  const raw = new Uint8Array((width + 1) * height);
+  for (let y = 0; y < height; y++) raw.set(ids.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+  const chunk = (type, data) => {
+    const out = new Uint8Array(12 + data.length);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, data.length);
+    for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+    out.set(data, 8);
+    view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+    return out;
+  };
+  const header = new Uint8Array(13);
+  new DataView(header.buffer).setUint32(0, width);
+  new DataView(header.buffer).setUint32(4, height);
+  header.set([8, 0, 0, 0, 0], 8);  // 8 bits, greyscale, deflate, no filter, no interlace
+  const parts = [new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", header),
+    chunk("IDAT", await zlib(raw)), chunk("IEND", new Uint8Array())];
+  return new Blob(parts, {type: "image/png"});
+}
+
+function blobToBase64(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result.slice(reader.result.indexOf(",") + 1));
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}
+
+// Class ids from a single-channel PNG (the server's label format): draw it without colour management.
+async function decodeIdsPNG(blob, size) {
+  const bitmap = await createImageBitmap(blob, {colorSpaceConversion: "none", premultiplyAlpha: "none"});
+  const canvas = new OffscreenCanvas(size, size);
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(bitmap, 0, 0, size, size);
+  const rgba = ctx.getImageData(0, 0, size, size).data;
+  const ids = new Uint8Array(size * size);
+  for (let i = 0; i < ids.length; i++) ids[i] = rgba[4 * i];
+  return ids;
+}
+
+function b64ToBlob(b64) {  // (fetching a data: URL would need connect-src data: in the page's CSP)
+  const bin = atob(b64), bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Blob([bytes], {type: "image/png"});
+}
+
+function download(href, name) {
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+// ----------------------------------------------------------------------------------------- label canvas
+class LabelCanvas {
+  constructor(canvas, size, palette) {
+    this.canvas = canvas;
+    this.size = size;
+    this.palette = palette;  // [[r,g,b], ...]
+    canvas.width = canvas.height = size;
+    this.ctx = canvas.getContext("2d");
+    this.image = this.ctx.createImageData(size, size);
+    this.ids = new Uint8Array(size * size);
+    this.undoStack = [];
+    this.redoStack = [];
+    this.current = 1;
+    this.tool = "draw";
+    this.brush = 12;
+    this.onchange = () => {};
+    this.last = null;
+    canvas.addEventListener("pointerdown", (e) => this.down(e));
+    canvas.addEventListener("pointermove", (e) => this.move(e));
+    for (const type of ["pointerup", "pointercancel"]) canvas.addEventListener(type, () => this.up());
+    this.render();
+  }
+
+  point(e) {
+    const r = this.canvas.getBoundingClientRect();
+    return [Math.floor((e.clientX - r.left) * this.size / r.width),
+      Math.floor((e.clientY - r.top) * this.size / r.height)];
+  }
+
+  down(e) {
+    if (e.button !== 0) return;
+    e.preventDefault();
+    const [x, y] = this.point(e);
+    if (this.tool === "fill") {
+      if (this.ids[y * this.size + x] !== this.current) { this.snapshot(); this.fill(x, y, this.current); this.changed(); }
+      return;
+    }
+    this.canvas.setPointerCapture(e.pointerId);
+    this.snapshot();
+    this.last = [x, y];
+    this.stroke(x, y, x, y);
+  }
+
+  move(e) {
+    if (!this.last) return;
+    const [x, y] = this.point(e);
+    this.stroke(this.last[0], this.last[1], x, y);
+    this.last = [x, y];
+  }
+
+  up() {
+    if (!this.last) return;
+    this.last = null;
+    this.changed();
+  }
+
+  // A round brush along the segment: every pixel centre within brush/2 of it takes the class (no antialiasing).
+  stroke(x0, y0, x1, y1) {
+    const r = this.brush / 2, n = this.size, id = this.current;
+    const dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
+    const xmin = Math.max(0, Math.floor(Math.min(x0, x1) - r)), xmax = Math.min(n - 1, Math.ceil(Math.max(x0, x1) + r));
+    const ymin = Math.max(0, Math.floor(Math.min(y0, y1) - r)), ymax = Math.min(n - 1, Math.ceil(Math.max(y0, y1) + r));
+    const r2 = Math.max(r * r, 0.25);
+    for (let y = ymin; y <= ymax; y++) {
+      for (let x = xmin; x <= xmax; x++) {
+        const t = len2 ? Math.max(0, Math.min(1, ((x - x0) * dx + (y - y0) * dy) / len2)) : 0;
+        const ex = x - (x0 + t * dx), ey = y - (y0 + t * dy);
+        if (ex * ex + ey * ey <= r2) this.ids[y * n + x] = id;
+      }
+    }
+    this.render(xmin, ymin, xmax, ymax);
+  }
+
+  // 4-connected flood fill of the region under (x, y).
+  fill(x, y, id) {
+    const n = this.size, ids = this.ids, target = ids[y * n + x];
+    if (target === id) return;
+    const stack = [y * n + x];
+    ids[y * n + x] = id;
+    while (stack.length) {
+      const p = stack.pop(), px = p % n;
+      if (px > 0 && ids[p - 1] === target) { ids[p - 1] = id; stack.push(p - 1); }
+      if (px < n - 1 && ids[p + 1] === target) { ids[p + 1] = id; stack.push(p + 1); }
+      if (p >= n && ids[p - n] === target) { ids[p - n] = id; stack.push(p - n); }
+      if (p < n * (n - 1) && ids[p + n] === target) { ids[p + n] = id; stack.push(p + n); }
+    }
+    this.render();
+  }
+
+  render(x0 = 0, y0 = 0, x1 = this.size - 1, y1 = this.size - 1) {
+    const d = this.image.data, n = this.size;
+    for (let y = y0; y <= y1; y++) {
+      for (let x = x0; x <= x1; x++) {
+        const p = y * n + x, c = this.palette[this.ids[p]] || [0, 0, 0];
+        d[4 * p] = c[0]; d[4 * p + 1] = c[1]; d[4 * p + 2] = c[2]; d[4 * p + 3] = 255;
+      }
+    }
+    this.ctx.putImageData(this.image, 0, 0, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+  }
+
+  snapshot() {
+    this.undoStack.push(this.ids.slice());
+    if (this.undoStack.length > HISTORY) this.undoStack.shift();
+    this.redoStack = [];
+  }
+
+  changed() {
+    this.onchange();
+  }
+
+  undo() { this.swap(this.undoStack, this.redoStack); }
+
+  redo() { this.swap(this.redoStack, this.undoStack); }
+
+  swap(from, to) {
+    if (!from.length) return;
+    to.push(this.ids);
+    this.ids = from.pop();
+    this.render();
+    this.changed();
+  }
+
+  // Replace the whole map (Clean, Load); undoable.
+  set(ids) {
+    this.snapshot();
+    this.ids = ids.slice();
+    this.render();
+    this.changed();
+  }
+
+  png() {
+    return encodeIdsPNG(this.ids, this.size, this.size);
+  }
+}
+
+// Palette, Draw / Fill, brush size, Undo / Redo / Clean, Load / Save, built from the template for one canvas.
+function buildTools(container, painter, classes, {cleanLabel, onClean, saveName}) {
+  container.appendChild($("tools-template").content.cloneNode(true));
+  const palette = container.querySelector("[data-palette]");
+  for (const c of classes) {
+    const b = document.createElement("button");
+    b.className = "swatch";
+    b.dataset.classId = c.id;
+    b.title = `${c.name} (id ${c.id})`;
+    b.setAttribute("aria-pressed", String(c.id === painter.current));
+    b.innerHTML = '<span class="chip"></span><span class="name"></span>';
+    b.querySelector(".chip").style.background = c.color;
+    b.querySelector(".name").textContent = c.name;
+    b.addEventListener("click", () => {
+      painter.current = c.id;
+      for (const other of palette.children) other.setAttribute("aria-pressed", String(other === b));
+    });
+    palette.appendChild(b);
+  }
+  const toolButtons = container.querySelectorAll("[data-tool]");
+  for (const b of toolButtons) {
+    b.addEventListener("click", () => {
+      painter.tool = b.dataset.tool;
+      painter.canvas.dataset.tool = painter.tool;
+      for (const other of toolButtons) other.setAttribute("aria-pressed", String(other === b));
+    });
+  }
+  const brush = container.querySelector("[data-brush]");
+  const brushValue = container.querySelector("[data-brush-value]");
+  brush.max = Math.max(8, Math.round(painter.size / 4));
+  brush.value = painter.brush = Math.max(2, Math.round(painter.size / 20));
+  brushValue.textContent = brush.value;
+  brush.addEventListener("input", () => { painter.brush = +brush.value; brushValue.textContent = brush.value; });
+  const action = (name) => container.querySelector(`[data-action="${name}"]`);
+  action("undo").addEventListener("click", () => painter.undo());
+  action("redo").addEventListener("click", () => painter.redo());
+  action("clean").textContent = cleanLabel;
+  action("clean").addEventListener("click", onClean);
+  action("save").addEventListener("click", async () => download(URL.createObjectURL(await painter.png()), saveName));
+  container.querySelector("[data-load]").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    status(`Loading ${file.name}…`, "working");
+    try {
+      painter.set((await loadLabelFile(file, painter.size)).ids);
+      status(`Loaded ${file.name}.`);
+    } catch (err) {
+      status(err.message, "error");
+    }
+  });
+  const refresh = () => {
+    action("undo").disabled = !painter.undoStack.length;
+    action("redo").disabled = !painter.redoStack.length;
+  };
+  const previous = painter.onchange;
+  painter.onchange = () => { previous(); refresh(); };
+  refresh();
+  return refresh;
+}
+
+// A user's label PNG, checked by the server (class range, size) and returned as ids at the model's size.
+async function loadLabelFile(file, size) {
+  const label = await blobToBase64(file);
+  const answer = await api("/api/label", {label});
+  return {ids: await decodeIdsPNG(b64ToBlob(answer.label), size), b64: answer.label};
+}
+
+// ----------------------------------------------------------------------------------------------- the app
+async function main() {
+  const info = await api("/api/classes");
+  const size = info.image_size;
+  const palette = info.classes.map((c) => [1, 3, 5].map((i) => parseInt(c.color.slice(i, i + 2), 16)));
+  $("model-info").textContent = `${info.preset} · ${size}×${size} · ${info.label_nc} classes`;
+  const cocosnet = {info};
+  window.cocosnet = cocosnet;  // for tests and the console
+
+  for (const tab of document.querySelectorAll("[data-tab]")) {
+    tab.addEventListener("click", () => {
+      for (const t of document.querySelectorAll("[data-tab]")) t.setAttribute("aria-selected", String(t === tab));
+      for (const w of document.querySelectorAll("[data-workspace]")) w.hidden = w.dataset.workspace !== tab.dataset.tab;
+      cocosnet.active = tab.dataset.tab === "painter" ? cocosnet.painter : cocosnet.editor;
+    });
+  }
+
+  function showCandidates(container, items, onPick) {
+    container.replaceChildren();
+    if (!items.length) {
+      container.textContent = "The gallery is empty: open a photo and its label map.";
+      return;
+    }
+    for (const item of items) {
+      const b = document.createElement("button");
+      b.className = "candidate";
+      b.dataset.itemId = item.id;
+      b.title = item.score == null ? item.name : `${item.name} (similarity ${item.score.toFixed(2)})`;
+      const img = document.createElement("img");
+      img.src = item.thumbnail;
+      img.alt = item.name;
+      b.appendChild(img);
+      if (item.score != null) {
+        const s = document.createElement("span");
+        s.textContent = item.score.toFixed(2);
+        b.appendChild(s);
+      }
+      b.addEventListener("click", () => {
+        for (const other of container.children) other.classList.toggle("selected", other === b);
+        onPick(item);
+      });
+      container.appendChild(b);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------- painter
+  const painter = new LabelCanvas($("painter-canvas"), size, palette);
+  cocosnet.painter = cocosnet.active = painter;
+  const blank = new Uint8Array(size * size);
+  // start from a horizon (sky over grass) when the classes have them; Clean gives the empty (id 0) map
+  const sky = info.classes.findIndex((c) => c.name === "sky"), grass = info.classes.findIndex((c) => c.name === "grass");
+  if (sky > 0 && grass > 0) {
+    painter.ids.fill(sky, 0, Math.round(size * 0.6) * size);
+    painter.ids.fill(grass, Math.round(size * 0.6) * size);
+    painter.render();
+  }
+  buildTools(document.querySelector("#painter [data-tools]"), painter, info.classes, {
+    cleanLabel: "Clean", saveName: "painting.png", onClean: () => painter.set(blank),
+  });
+  let reference = null;  // {id} for a gallery item, or {image, label} base64 uploads
+  cocosnet.reference = () => reference;
+
+  function showReference(imageSrc, labelSrc) {
+    $("ref-image").src = imageSrc || "";
+    $("ref-label").src = labelSrc || "";
+  }
+  const pickReference = (item) => {
+    reference = {id: item.id};
+    showReference(item.image, item.label_color);
+    status(`Reference: ${item.name}.`);
+  };
+  $("ref-photo-file").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    const image = await blobToBase64(file);
+    reference = {image, label: null};
+    showReference(URL.createObjectURL(file), "");
+    for (const c of $("ref-candidates").children) c.classList.remove("selected");
+    status(info.needs_exemplar_label ? "Now open the photo's label map (this model needs it)." : "Reference photo set.");
+  });
+  $("ref-label-file").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    if (!reference || reference.id) { status("Open the reference photo first.", "error"); return; }
+    try {
+      const {ids, b64} = await loadLabelFile(file, size);
+      reference.label = b64;
+      $("ref-label").src = colourURL(ids);
+      status("Reference photo and labels set.");
+    } catch (err) {
+      status(err.message, "error");
+    }
+  });
+  function colourURL(ids) {
+    const c = document.createElement("canvas");
+    c.width = c.height = size;
+    const ctx = c.getContext("2d"), img = ctx.createImageData(size, size);
+    for (let p = 0; p < ids.length; p++) img.data.set([...palette[ids[p]], 255], 4 * p);
+    ctx.putImageData(img, 0, 0);
+    return c.toDataURL();
+  }
+  $("ref-retrieve").addEventListener("click", (e) => busy(e.target, "Retrieving…", async () => {
+    const label = await blobToBase64(await painter.png());
+    const {items} = await api("/api/retrieve", {label, k: 6});
+    showCandidates($("ref-candidates"), items, pickReference);
+    if (items.length) status(`${items.length} exemplars retrieved; the best is ${items[0].name}. Click one to use it.`);
+  }));
+  $("ref-gallery").addEventListener("click", (e) => busy(e.target, "Loading the gallery…", async () => {
+    const {items} = await api("/api/gallery");
+    showCandidates($("ref-candidates"), items, pickReference);
+    status(`${items.length} gallery items.`);
+  }));
+  $("ref-clean").addEventListener("click", () => {
+    reference = null;
+    showReference("", "");
+    $("ref-candidates").replaceChildren();
+    status("Reference cleared (Translate will use the best retrieved exemplar).");
+  });
+  $("translate").addEventListener("click", (e) => busy(e.target, "Translating…", async () => {
+    const body = {label: await blobToBase64(await painter.png()), return_warped: true};
+    if (reference && reference.id) body.exemplar_id = reference.id;
+    else if (reference) Object.assign(body, {exemplar: reference.image, exemplar_label: reference.label || undefined});
+    const out = await api("/api/translate", body);
+    $("output").src = `data:image/png;base64,${out.image}`;
+    $("warped").src = out.warped ? `data:image/png;base64,${out.warped}` : "";
+    $("save-output").disabled = false;
+    if (out.exemplar_id && !reference) {
+      const item = (await api("/api/gallery")).items.find((i) => i.id === out.exemplar_id);
+      if (item) pickReference(item);
+    }
+    status(`Translated in ${out.seconds.toFixed(2)} s (${out.width}×${out.height}).`, "done");
+  }));
+  $("save-output").addEventListener("click", () => download($("output").src, "cocosnet-output.png"));
+
+  // -------------------------------------------------------------------------------------------- editor
+  const editor = new LabelCanvas($("editor-canvas"), size, palette);
+  cocosnet.editor = editor;
+  let original = null;  // {id} or {image, label}, plus ids: the labels as loaded
+  cocosnet.original = () => original;
+  buildTools(document.querySelector("#editor [data-tools]"), editor, info.classes, {
+    cleanLabel: "Revert", saveName: "edited-labels.png",
+    onClean: () => { if (original) editor.set(original.ids); },
+  });
+  const opacity = $("editor-opacity");
+  const setOpacity = () => { editor.canvas.style.opacity = String(opacity.value / 100); };
+  opacity.addEventListener("input", setOpacity);
+  setOpacity();
+  $("feather").addEventListener("input", () => { $("feather-value").textContent = $("feather").value; });
+
+  async function openOriginal(source, photoURL, ids) {
+    original = {...source, ids};
+    $("editor-photo").src = photoURL;
+    $("editor-original").src = photoURL;
+    $("editor-output").src = "";
+    editor.undoStack = [];
+    editor.set(ids);
+    editor.undoStack = [];
+    editor.onchange();
+  }
+  const pickOriginal = async (item) => {
+    const blob = await (await fetch(item.label)).blob();
+    await openOriginal({id: item.id}, item.image, await decodeIdsPNG(blob, size));
+    status(`Editing ${item.name}: change its labels, then Synthesis.`);
+  };
+  let pendingPhoto = null;
+  $("editor-photo-file").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    pendingPhoto = {image: await blobToBase64(file), url: URL.createObjectURL(file)};
+    $("editor-photo").src = pendingPhoto.url;
+    status("Now open the photo's label map.");
+  });
+  $("editor-label-file").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    if (!pendingPhoto) { status("Open the photo first.", "error"); return; }
+    try {
+      const {ids, b64} = await loadLabelFile(file, size);
+      await openOriginal({image: pendingPhoto.image, label: b64}, pendingPhoto.url, ids);
+      status("Photo and labels loaded: edit the labels, then Synthesis.");
+    } catch (err) {
+      status(err.message, "error");
+    }
+  });
+  const editorGallery = async () => {
+    const {items} = await api("/api/gallery");
+    showCandidates($("editor-candidates"), items, pickOriginal);
+    return items;
+  };
+  $("editor-gallery").addEventListener("click", (e) => busy(e.target, "Loading the gallery…", async () => {
+    status(`${(await editorGallery()).length} gallery items: click one to edit it.`);
+  }));
+  editorGallery().catch(() => {});
+  $("synthesis").addEventListener("click", (e) => busy(e.target, "Synthesising…", async () => {
+    if (!original) throw new Error("Open a photo with its label map (or a gallery item) first.");
+    const body = {label: await blobToBase64(await editor.png()), inpaint: $("inpaint").checked,
+      feather: +$("feather").value, return_warped: false};
+    if (original.id) body.exemplar_id = original.id;
+    else Object.assign(body, {exemplar: original.image, exemplar_label: original.label});
+    const out = await api("/api/translate", body);
+    $("editor-output").src = `data:image/png;base64,${out.image}`;
+    $("editor-save").disabled = false;
+    status(`Synthesised in ${out.seconds.toFixed(2)} s${body.inpaint ? " (inpainting the edited region)" : ""}.`, "done");
+  }));
+  $("editor-save").addEventListener("click", () => download($("editor-output").src, "cocosnet-edit.png"));
+
+  document.addEventListener("keydown", (e) => {
+    if (!(e.ctrlKey || e.metaKey) || e.target.tagName === "INPUT") return;
+    const key = e.key.toLowerCase();
+    if (key === "z" && !e.shiftKey) { cocosnet.active.undo(); e.preventDefault(); }
+    if (key === "y" || (key === "z" && e.shiftKey)) { cocosnet.active.redo(); e.preventDefault(); }
+  });
+  cocosnet.ready = true;
+  document.body.dataset.ready = "true";
+  status("Ready: paint a scene, pick or retrieve a reference, then Translate.");
+}
+
+main().catch((err) => status(`Could not start: ${err.message}`, "error"));

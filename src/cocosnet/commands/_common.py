@@ -1,0 +1,32 @@
+"""Arguments and helpers shared by the commands that load a model."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", help="preset of an official checkpoint (ade20k, celebahq_edge, deepfashion, ...)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--official", metavar="DIR", help="folder with the authors' latest_net_G.pth, latest_net_Corr.pth")
+    src.add_argument("--checkpoint", metavar="DIR", help="native folder (config.json + model.safetensors)")
+    p.add_argument("--image-size", type=int, help="override the preset's resolution (multiple of 32)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+                   help="float32 reproduces the official images; bfloat16 (CPU/GPU) and float16 (GPU) are faster")
+
+
+def load_translator(args: argparse.Namespace):
+    from cocosnet.inference import Translator
+
+    if args.official:
+        if not args.preset:
+            raise ValueError("--official needs --preset (which data set the checkpoint was trained on)")
+        overrides = {"image_size": args.image_size} if args.image_size else {}
+        return Translator.from_official(args.preset, folder=args.official, device=args.device,
+                                          dtype=args.dtype, **overrides)
+    if args.checkpoint:
+        return Translator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype)
+    from cocosnet.default_model import default_checkpoint
+
+    return Translator.from_pretrained(default_checkpoint(), device=args.device, dtype=args.dtype)

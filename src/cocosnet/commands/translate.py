@@ -1,0 +1,27 @@
+"""`cocosnet translate`: one semantic input + one exemplar -> image (and optionally the warped exemplar)."""
+
+from __future__ import annotations
+
+import argparse
+
+from cocosnet.commands._common import add_model_arguments, load_translator
+from cocosnet.data.io import save_image
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_arguments(p)
+    p.add_argument("--input", required=True, help="semantic input: label PNG of class ids, or .npy/.npz/.pt map")
+    p.add_argument("--exemplar", required=True, help="exemplar photo")
+    p.add_argument("--exemplar-label", help="the exemplar's label map (needed by maskmix presets)")
+    p.add_argument("--out", required=True, help="output image path")
+    p.add_argument("--warp-out", help="also save the warped exemplar here")
+
+
+def run(args: argparse.Namespace) -> int:
+    translator = load_translator(args)
+    result = translator.translate(args.input, args.exemplar, args.exemplar_label)
+    save_image(args.out, result.images()[0])
+    if args.warp_out:
+        save_image(args.warp_out, result.warped_images()[0])
+    print(f"wrote {args.out}" + (f" and {args.warp_out}" if args.warp_out else ""))
+    return 0

@@ -1,0 +1,16 @@
+"""The model `cocosnet translate` and `cocosnet serve` use when no checkpoint is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_DIR = Path(__file__).parent / "weights" / "landscapes"
+
+
+def default_checkpoint() -> Path:
+    if not (DEFAULT_DIR / "model.safetensors").is_file():
+        raise FileNotFoundError(
+            f"no default model is bundled yet ({DEFAULT_DIR}); give --checkpoint DIR (a native folder) or "
+            "--official DIR --preset NAME (the authors' checkpoints)"
+        )
+    return DEFAULT_DIR

@@ -1,0 +1,165 @@
+"""Translator: load a model (official checkpoints or native folder) and translate semantic inputs with exemplars.
+
+Inference only: no training code is imported. Runs on CPU, CUDA or MPS; no `.cuda()` anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cocosnet.checkpoints import (
+    load_native_state,
+    load_strict,
+    load_torch_state_dict,
+    official_paths,
+    read_native_config,
+    save_native,
+)
+from cocosnet.model import CoCosNet
+from cocosnet.preprocess import image_to_tensor, label_to_tensor, tensor_to_image
+from cocosnet.presets import ModelConfig, get_model_config
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda asked for, but PyTorch sees no CUDA device")
+    return torch.device(device)
+
+
+@dataclass
+class Translation:
+    """Tensors in [-1,1], batched [B,3,H,W]."""
+
+    image: torch.Tensor
+    warped: torch.Tensor
+
+    def images(self) -> list:
+        return [tensor_to_image(t) for t in self.image]
+
+    def warped_images(self) -> list:
+        return [tensor_to_image(t) for t in self.warped]
+
+
+def _is_batch(x: Any) -> bool:
+    return isinstance(x, (list, tuple))
+
+
+class Translator:
+    """`Translator.from_official("ade20k", netG=..., netCorr=...)` or `Translator.from_pretrained(dir)`, then
+    `translator.translate(semantic, exemplar, exemplar_semantic)`."""
+
+    def __init__(self, model: CoCosNet, device: str | torch.device = "auto", extra: dict | None = None,
+                 dtype: str = "float32"):
+        self.device = resolve_device(device)
+        if dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
+        if dtype == "float16" and self.device.type == "cpu":
+            raise ValueError("float16 inference needs a GPU; use bfloat16 on the CPU")
+        self.dtype = dtype  # float32 reproduces the official images; bf16/fp16 autocast trades exactness for speed
+        self.model = model.eval().requires_grad_(False).to(self.device)
+        self.cfg: ModelConfig = model.cfg
+        self.extra = extra or {}
+
+    # ----------------------------------------------------------------------------------------------- loading
+    @classmethod
+    def from_official(
+        cls,
+        preset: str,
+        netG: str | Path | None = None,
+        netCorr: str | Path | None = None,
+        folder: str | Path | None = None,
+        device: str | torch.device = "auto",
+        dtype: str = "float32",
+        **overrides: Any,
+    ) -> Translator:
+        """The authors' `latest_net_G.pth` + `latest_net_Corr.pth` (or a `folder` holding them), loaded strictly."""
+        if folder is not None:
+            paths = official_paths(folder)
+            netG, netCorr = netG or paths["G"], netCorr or paths["Corr"]
+        if netG is None or netCorr is None:
+            raise ValueError("give netG and netCorr (or folder=) for an official checkpoint")
+        cfg = get_model_config(preset, **overrides)
+        with torch.device("meta"):
+            model = CoCosNet(cfg)
+        load_strict(model.generator, load_torch_state_dict(netG, "netG checkpoint"), str(netG))
+        load_strict(model.correspondence, load_torch_state_dict(netCorr, "netCorr checkpoint"), str(netCorr))
+        return cls(model, device, extra={"source": "official", "preset": cfg.name}, dtype=dtype)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "auto",
+                        dtype: str = "float32") -> Translator:
+        """A native folder: `config.json` + `model.safetensors` (from save_pretrained, training or convert)."""
+        config = read_native_config(folder)
+        cfg = ModelConfig.from_dict(config["model"])
+        with torch.device("meta"):
+            model = CoCosNet(cfg)
+        load_strict(model, load_native_state(folder), str(Path(folder) / "model.safetensors"))
+        extra = {k: v for k, v in config.items() if k not in ("model", "format", "version")}
+        return cls(model, device, extra=extra, dtype=dtype)
+
+    def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> Path:
+        return save_native(self.model, self.cfg, folder, extra=self.extra, dtype=dtype)
+
+    # ------------------------------------------------------------------------------------------- translation
+    def prepare_semantic(self, source: Any, what: str = "label map") -> torch.Tensor:
+        return label_to_tensor(source, self.cfg, what)
+
+    def prepare_exemplar(self, source: Any) -> torch.Tensor:
+        return image_to_tensor(source, self.cfg.image_size, "exemplar")
+
+    def _batch(self, items: Any, fn, n: int | None = None) -> torch.Tensor:
+        """One input or a list -> batched tensor on the device. A batched tensor passes through per item."""
+        if isinstance(items, torch.Tensor) and items.dim() == 4 and items.shape[0] > 1:
+            items = list(items)
+        if not _is_batch(items):
+            items = [items]
+        if n is not None and len(items) == 1 and n > 1:
+            items = list(items) * n
+        return torch.stack([fn(x) for x in items]).to(self.device)
+
+    @torch.inference_mode()
+    def translate(
+        self,
+        semantic: Any,
+        exemplar: Any,
+        exemplar_semantic: Any | None = None,
+    ) -> Translation:
+        """semantic: the input x_A (label PNG path / ids / dense map; a list for a batch); exemplar: photo y_B (path,
+        PIL, uint8 array, or [3,H,W] tensor in [-1,1]; one exemplar is shared by a batch); exemplar_semantic: the
+        exemplar's label map (needed by maskmix presets: ade20k, celebahq_*, landscapes)."""
+        sem = self._batch(semantic, lambda x: self.prepare_semantic(x, "label map"))
+        n = sem.shape[0]
+        ex = self._batch(exemplar, self.prepare_exemplar, n)
+        if ex.shape[0] != n:
+            raise ValueError(f"{n} semantic inputs but {ex.shape[0]} exemplars")
+        cfg = self.cfg
+        needs_ex_sem = cfg.maskmix or cfg.warp_mask
+        if exemplar_semantic is None and needs_ex_sem:
+            raise ValueError(f"preset {cfg.name!r} needs the exemplar's label map (exemplar_semantic / "
+                             f"--exemplar-label): its correspondence concatenates both label maps (maskmix)")
+        ex_sem = None
+        if exemplar_semantic is not None:
+            ex_sem = self._batch(exemplar_semantic, lambda x: self.prepare_semantic(x, "exemplar label map"), n)
+            ex_sem = self.model.encode(ex_sem)
+        if self.dtype == "float32":
+            out = self.model(self.model.encode(sem), ex, ex_sem, return_mask=False)
+        else:
+            with torch.autocast(self.device.type, dtype=getattr(torch, self.dtype)):
+                out = self.model(self.model.encode(sem), ex, ex_sem, return_mask=False)
+        return Translation(image=out.image.float(), warped=out.warped.float())
+
+    def __call__(self, *args, **kwargs) -> Translation:
+        return self.translate(*args, **kwargs)
+

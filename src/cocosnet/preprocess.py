@@ -1,0 +1,94 @@
+"""Inputs as the official test path prepares them: photos bicubic-resized to [-1,1], label maps nearest-resized.
+
+Accepts paths, PIL images, NumPy arrays and tensors, so the Python API, the CLI and the web app share one path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from cocosnet.data.io import load_image, load_label
+from cocosnet.data.transforms import tensor_to_image as tensor_to_uint8
+from cocosnet.presets import ModelConfig
+
+Image.MAX_IMAGE_PIXELS = 64_000_000  # refuse decompression bombs early (PIL raises DecompressionBombError)
+
+
+def image_to_tensor(source: Any, size: int, what: str = "exemplar") -> torch.Tensor:
+    """RGB photo -> float [3,size,size] in [-1,1] (BICUBIC resize, aspect not kept, as the official test path).
+
+    A tensor is taken as already prepared ([3,H,W] or [1,3,H,W] in [-1,1]); paths, PIL images and arrays are
+    decoded by `cocosnet.data.io.load_image`.
+    """
+    if isinstance(source, torch.Tensor):
+        t = source.squeeze(0) if source.dim() == 4 and source.shape[0] == 1 else source
+        if t.dim() != 3 or t.shape[0] != 3:
+            raise ValueError(f"{what} tensor must be [3,H,W] in [-1,1], got {tuple(source.shape)}")
+        if t.shape[-2:] != (size, size):
+            t = F.interpolate(t[None].float(), size=(size, size), mode="bicubic", align_corners=False)[0]
+        return t.float().clamp(-1, 1)
+    if isinstance(source, (str, Path)) and not Path(source).is_file():
+        raise FileNotFoundError(f"{what} not found: {source}")
+    return load_image(source, size)
+
+
+def _load_dense(source: Any, cfg: ModelConfig, what: str) -> torch.Tensor:
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"{what} not found: {path}")
+        if path.suffix == ".npy":
+            return torch.from_numpy(np.load(path))
+        if path.suffix == ".npz":
+            with np.load(path) as z:
+                return torch.from_numpy(z[z.files[0]])
+        if path.suffix in (".pt", ".pth"):
+            return torch.load(path, map_location="cpu", weights_only=True)
+        raise ValueError(f"{path}: preset {cfg.name!r} takes a {cfg.semantic_nc}-channel map as .npy, .npz or "
+                         f".pt (make one with `cocosnet prepare`)")
+    return source if isinstance(source, torch.Tensor) else torch.as_tensor(np.asarray(source))
+
+
+def label_to_tensor(source: Any, cfg: ModelConfig, what: str = "label map") -> torch.Tensor:
+    """Semantic input for this preset: class ids long [1,size,size] (NEAREST resize; 255 -> don't-care where the
+    preset has one) or a dense map float [C,size,size] (.npy/.npz/.pt file, array or tensor; nearest-resized)."""
+    size = cfg.image_size
+    if cfg.label_nc:
+        if isinstance(source, (str, Path)) and not Path(source).is_file():
+            raise FileNotFoundError(f"{what} not found: {source}")
+        return load_label(source, size, cfg.label_nc, dontcare=255 if cfg.dontcare_id >= 0 else None)
+    t = _load_dense(source, cfg, what).float()
+    if t.dim() == 4 and t.shape[0] == 1:
+        t = t[0]
+    if t.dim() != 3 or t.shape[0] != cfg.semantic_nc:
+        name = str(source) if isinstance(source, (str, Path)) else what
+        raise ValueError(f"{name}: preset {cfg.name!r} takes a [{cfg.semantic_nc},H,W] map, got {tuple(t.shape)}")
+    if t.shape[-2:] != (size, size):
+        t = F.interpolate(t[None], size=(size, size), mode="nearest")[0]
+    return t
+
+
+def tensor_to_image(t: torch.Tensor) -> Image.Image:
+    """[3,H,W] in [-1,1] -> PIL RGB."""
+    return Image.fromarray(tensor_to_uint8(t))
+
+
+def colorize_labels(label: torch.Tensor, cfg: ModelConfig) -> Image.Image:
+    """Label ids [1,H,W] -> RGB using the preset's class colours (a fixed pseudo-random palette otherwise)."""
+    ids = label.squeeze().cpu().numpy().astype(np.int64)
+    palette = label_palette(cfg)
+    return Image.fromarray(palette[np.clip(ids, 0, len(palette) - 1)])
+
+
+def label_palette(cfg: ModelConfig) -> np.ndarray:
+    """uint8 [label_nc,3]: the preset's class colours, or a fixed pseudo-random palette when it has none."""
+    if cfg.class_colors:
+        return np.array(cfg.class_colors, dtype=np.uint8)
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(max(cfg.label_nc, 1), 3), dtype=np.uint8)

@@ -1,0 +1,75 @@
+"""Pins the numerical conventions derived from the official code (see ARCHITECTURE.md §9)."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from cocosnet.correspondence import Correspondence
+from cocosnet.nn import SPADE, PositionalNorm2d, feature_normalize
+from cocosnet.nn.spectral import sn_conv
+from cocosnet.presets import get_model_config
+
+
+def test_positional_norm_uses_unbiased_variance():
+    x = torch.tensor([1.0, 2.0, 3.0]).view(1, 3, 1, 1)
+    # mean 2, unbiased variance ((1)^2 + 0 + 1^2) / (3 - 1) = 1
+    expected = torch.tensor([-1.0, 0.0, 1.0]) / math.sqrt(1 + 1e-5)
+    assert torch.allclose(PositionalNorm2d()(x).flatten(), expected, atol=1e-7)
+
+
+def test_feature_normalize_adds_machine_epsilon():
+    x = torch.tensor([[3.0, 0.0], [4.0, 0.0]]).view(1, 2, 1, 2)
+    out = feature_normalize(x)
+    assert torch.allclose(out[0, :, 0, 0], torch.tensor([0.6, 0.8]))
+    assert torch.equal(out[0, :, 0, 1], torch.zeros(2))  # 0 / (0 + eps), no NaN
+
+
+def test_match_vectors_zero_padded_3x3_and_centred_over_channels():
+    corr = Correspondence(get_model_config("tiny"))
+    feat = torch.ones(1, 1, 3, 3)
+    v = corr._match_vectors(feat)  # [1, 9 positions, 9 dims]
+    # corner (0,0): the 3x3 window holds 4 ones (inside) and 5 zeros (padding)
+    window = torch.tensor([0, 0, 0, 0, 1, 1, 0, 1, 1.0])
+    centred = window - 4 / 9
+    assert torch.allclose(v[0, 0], centred / centred.norm(), atol=1e-6)
+    # centre (1,1): all nine ones -> centred to zero -> stays zero (no NaN)
+    assert torch.equal(v[0, 4], torch.zeros(9))
+
+
+def test_spectral_norm_eval_uses_stored_u_v_without_power_iteration():
+    torch.manual_seed(0)
+    conv = sn_conv(2, 3, 1, bias=False)
+    w = torch.randn(3, 2, 1, 1)
+    u, v = F.normalize(torch.randn(3), dim=0), F.normalize(torch.randn(2), dim=0)
+    conv.load_state_dict({"weight_orig": w, "weight_u": u, "weight_v": v})
+    conv.eval()
+    x = torch.randn(1, 2, 1, 1)
+    sigma = torch.dot(u, w.view(3, 2) @ v)
+    for _ in range(2):  # twice: eval must not update u, v
+        assert torch.allclose(conv(x), F.conv2d(x, w / sigma), atol=1e-6)
+    assert torch.equal(conv.weight_u, u)
+
+
+def test_spade_resizes_conditioning_with_nearest():
+    torch.manual_seed(0)
+    spade = SPADE(norm_nc=2, cond_nc=1, hidden=1)
+    cond = torch.arange(16.0).view(1, 1, 4, 4)
+    seen = {}
+    spade.mlp_shared.register_forward_hook(lambda m, i, o: seen.setdefault("cond", i[0]))
+    spade(torch.randn(1, 2, 2, 2), cond)
+    # nearest to 2x2 picks the top-left sample of each 2x2 block: 0, 2, 8, 10
+    assert seen["cond"].flatten().tolist() == [0.0, 2.0, 8.0, 10.0]
+
+
+def test_maskmix_label_downsampling_is_nearest():
+    cfg = get_model_config("tiny")
+    corr = Correspondence(cfg).eval()
+    seen = []
+    corr.layer.register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    sem = torch.zeros(1, 10, 64, 64)
+    sem[0, 1, ::4, ::4] = 1  # class 1 only on the top-left pixel of each 4x4 block
+    with torch.no_grad():
+        corr(sem, torch.zeros(1, 3, 64, 64), sem)
+    label_part = seen[0][:, cfg.adaptor_out:]
+    assert torch.equal(label_part[0, 1], torch.ones(16, 16))

@@ -1,0 +1,165 @@
+"""Translator: loading (official / native), inputs of every kind, batches, errors, and the CLI."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cocosnet.cli import main
+from cocosnet.inference import Translator
+from cocosnet.model import CoCosNet
+from cocosnet.presets import get_model_config
+
+
+@pytest.fixture(scope="module")
+def official_tiny(tmp_path_factory):
+    """A tiny model saved in the official two-file layout, with converged spectral-norm vectors."""
+    torch.manual_seed(0)
+    cfg = get_model_config("tiny")
+    model = CoCosNet(cfg)
+    lab = torch.randint(0, 10, (2, 1, 64, 64))
+    for _ in range(5):
+        model(model.encode(lab), torch.rand(2, 3, 64, 64) * 2 - 1, model.encode(lab))
+    model.eval()
+    folder = tmp_path_factory.mktemp("official")
+    torch.save(model.generator.state_dict(), folder / "latest_net_G.pth")
+    torch.save(model.correspondence.state_dict(), folder / "latest_net_Corr.pth")
+    return model, folder
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("inputs")
+    rng = np.random.default_rng(0)
+    label = np.zeros((80, 80), np.uint8)
+    label[:40] = 6
+    label[40:] = 7
+    label[60:, :30] = 3
+    Image.fromarray(label).save(d / "label.png")
+    Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(d / "photo.jpg")
+    Image.fromarray(label).save(d / "exemplar_label.png")
+    return d
+
+
+def test_official_load_matches_the_module(official_tiny):
+    model, folder = official_tiny
+    t = Translator.from_official("tiny", folder=folder, device="cpu")
+    lab = torch.randint(0, 10, (1, 64, 64))
+    ex = torch.rand(3, 64, 64) * 2 - 1
+    out = t.translate(lab, ex, lab)
+    with torch.no_grad():
+        want = model(model.encode(lab[None]), ex[None], model.encode(lab[None]))
+    assert torch.allclose(out.image, want.image, atol=1e-4)
+    assert torch.allclose(out.warped, want.warped, atol=1e-5)
+    assert out.image.shape == (1, 3, 64, 64) and out.image.abs().max() <= 1
+
+
+def test_native_round_trip_and_fp16(official_tiny, tmp_path, files):
+    _, folder = official_tiny
+    t = Translator.from_official("tiny", folder=folder, device="cpu")
+    ref = t.translate(files / "label.png", files / "photo.jpg", files / "exemplar_label.png")
+    t.save_pretrained(tmp_path / "fp32")
+    t2 = Translator.from_pretrained(tmp_path / "fp32", device="cpu")
+    assert t2.cfg == t.cfg
+    sd1, sd2 = t.model.state_dict(), t2.model.state_dict()
+    assert sd1.keys() == sd2.keys() and all(torch.equal(sd1[k], sd2[k]) for k in sd1)
+    # same weights; the tiny random model amplifies float rounding of differently aligned buffers
+    again = t2.translate(files / "label.png", files / "photo.jpg", files / "exemplar_label.png").image
+    assert torch.allclose(again, ref.image, atol=2e-3)
+    t.save_pretrained(tmp_path / "fp16", dtype=torch.float16)
+    size16 = (tmp_path / "fp16" / "model.safetensors").stat().st_size
+    size32 = (tmp_path / "fp32" / "model.safetensors").stat().st_size
+    assert size16 < 0.6 * size32
+    t3 = Translator.from_pretrained(tmp_path / "fp16", device="cpu")
+    out16 = t3.translate(files / "label.png", files / "photo.jpg", files / "exemplar_label.png")
+    assert (out16.image - ref.image).abs().mean() < 0.01
+
+
+def test_inputs_of_every_kind_give_the_same_image(official_tiny, files):
+    _, folder = official_tiny
+    t = Translator.from_official("tiny", folder=folder, device="cpu")
+    label_arr = np.asarray(Image.open(files / "label.png"))
+    photo = Image.open(files / "photo.jpg")
+    by_path = t.translate(files / "label.png", files / "photo.jpg", files / "exemplar_label.png").image
+    by_obj = t.translate(label_arr, photo, label_arr).image
+    by_arr = t.translate(str(files / "label.png"), np.asarray(photo), label_arr).image
+    assert torch.equal(by_path, by_obj) and torch.equal(by_path, by_arr)
+    batch = t.translate([label_arr, label_arr], photo, label_arr)
+    assert batch.image.shape == (2, 3, 64, 64)
+    assert torch.allclose(batch.image[1], by_path[0], atol=2e-3)  # batch-size rounding, sharp softmax
+    assert batch.images()[0].size == (64, 64)
+
+
+def test_label_preprocessing_is_nearest_and_maps_dontcare():
+    t_cfg = get_model_config("ade20k", image_size=64)
+    from cocosnet.preprocess import label_to_tensor
+
+    arr = np.zeros((128, 128), np.uint8)
+    arr[1::2, 1::2] = 5  # PIL's NEAREST (the official label resize) samples pixel centres: odd rows/cols
+    arr[1, 1] = 255  # don't-care -> 150
+    t = label_to_tensor(arr, t_cfg)
+    assert t.dtype == torch.long and t.shape == (1, 64, 64)
+    assert t[0, 0, 0] == 150 and t[0, 0, 1] == 5 and t[0, 5, 7] == 5
+
+
+def test_bad_inputs_name_the_problem(official_tiny, files, tmp_path):
+    _, folder = official_tiny
+    t = Translator.from_official("tiny", folder=folder, device="cpu")
+    bad = np.full((64, 64), 12, np.uint8)
+    with pytest.raises(ValueError, match=r"label ids out of range 0..9: found 12"):
+        t.translate(bad, files / "photo.jpg", bad)
+    with pytest.raises(ValueError, match="needs the exemplar's label map"):
+        t.translate(files / "label.png", files / "photo.jpg")
+    with pytest.raises(FileNotFoundError, match="missing.jpg"):
+        t.translate(files / "label.png", tmp_path / "missing.jpg", files / "label.png")
+    (tmp_path / "corrupt.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="unreadable image.*corrupt.png"):
+        t.translate(files / "label.png", tmp_path / "corrupt.png", files / "label.png")
+    Image.new("RGB", (8, 8), (200, 30, 10)).save(tmp_path / "rgb_label.png")  # colour-coded, not ids
+    with pytest.raises(ValueError, match="single-channel PNG of class ids"):
+        t.translate(tmp_path / "rgb_label.png", files / "photo.jpg", files / "label.png")
+
+
+def test_wrong_preset_or_missing_checkpoint_is_explained(official_tiny, tmp_path):
+    _, folder = official_tiny
+    with pytest.raises(ValueError, match="does not fit this model"):
+        Translator.from_official("tiny", folder=folder, device="cpu", semantic_nc=12, label_nc=12)
+    with pytest.raises(FileNotFoundError, match="latest_net_G.pth is missing"):
+        Translator.from_official("tiny", folder=tmp_path, device="cpu")
+    with pytest.raises(FileNotFoundError, match="config.json not found"):
+        Translator.from_pretrained(tmp_path, device="cpu")
+
+
+def test_pickled_code_is_refused(tmp_path, official_tiny):
+    _, folder = official_tiny
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"x": Evil()}, tmp_path / "latest_net_G.pth")
+    (tmp_path / "latest_net_Corr.pth").write_bytes((folder / "latest_net_Corr.pth").read_bytes())
+    with pytest.raises(ValueError, match="not a loadable weights-only"):
+        Translator.from_official("tiny", folder=tmp_path, device="cpu")
+
+
+def test_cli_translate_and_convert(official_tiny, files, tmp_path, capsys):
+    _, folder = official_tiny
+    out, warp = tmp_path / "out.png", tmp_path / "sub" / "warp.png"
+    rc = main(["translate", "--preset", "tiny", "--official", str(folder), "--input", str(files / "label.png"),
+               "--exemplar", str(files / "photo.jpg"), "--exemplar-label", str(files / "exemplar_label.png"),
+               "--out", str(out), "--warp-out", str(warp), "--device", "cpu"])
+    assert rc == 0
+    assert Image.open(out).size == (64, 64) and Image.open(warp).size == (64, 64)
+    assert main(["convert", "--preset", "tiny", "--official", str(folder), "--out", str(tmp_path / "native")]) == 0
+    rc = main(["translate", "--checkpoint", str(tmp_path / "native"), "--input", str(files / "label.png"),
+               "--exemplar", str(files / "photo.jpg"), "--exemplar-label", str(files / "exemplar_label.png"),
+               "--out", str(tmp_path / "out2.png")])
+    assert rc == 0
+    diff = np.abs(np.asarray(Image.open(out), np.int16) - np.asarray(Image.open(tmp_path / "out2.png"), np.int16))
+    assert diff.max() <= 1
+    rc = main(["translate", "--preset", "tiny", "--official", str(folder), "--input", str(files / "label.png"),
+               "--exemplar", str(tmp_path / "nope.jpg"), "--exemplar-label", str(files / "label.png"),
+               "--out", str(tmp_path / "x.png")])
+    assert rc == 2 and "nope.jpg" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
