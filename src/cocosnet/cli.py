@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("prepare", "pose keypoints / face or photo edge maps for a folder of photos"),
     "make-pairs": ("make_pairs", "write an exemplar pair list (key,ref1,ref2,...) for a data set"),
     "serve": ("serve", "the interactive painter and image editor web app, with its JSON API"),
+    "train": ("train", "train a preset (one process, or many GPUs/nodes under torchrun)"),
 }
 
 

@@ -49,7 +49,7 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 def save_tensors(state: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
-    _atomic_write(Path(path), lambda tmp: save_file(tensors, tmp))
+    _atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata={"format": "cocosnet"}))
 
 
 def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

@@ -36,6 +36,8 @@ class SeededSamples(Dataset):
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
         epoch, index = key
+        if hasattr(self.dataset, "set_epoch") and getattr(self.dataset, "epoch", None) != epoch:
+            self.dataset.set_epoch(epoch)  # data sets that draw from (seed, epoch, index) themselves
         s = sample_seed(self.seed, epoch, index)
         py_state, np_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
         try:

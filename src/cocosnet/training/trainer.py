@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from cocosnet import losses as L
+from cocosnet.checkpoints import FORMAT_VERSION
 from cocosnet.discriminator import MultiscaleDiscriminator
 from cocosnet.model import CoCosNet
 from cocosnet.presets import LossConfig, ModelConfig, Preset
@@ -355,9 +356,9 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------------ checkpoints
     def export_config(self) -> dict[str, Any]:
-        return {"model": self.cfg.to_dict(), "loss": self.loss_cfg.to_dict(), "train": self.tc.to_dict(),
-                "step": self.step, "weights": "ema" if self.ema is not None else "trained", "format": "cocosnet",
-                "preset": self.cfg.name}
+        return {"format": "cocosnet", "version": FORMAT_VERSION, "model": self.cfg.to_dict(),
+                "loss": self.loss_cfg.to_dict(), "train": self.tc.to_dict(), "step": self.step,
+                "weights": "ema" if self.ema is not None else "trained", "preset": self.cfg.name}
 
     def inference_state_dict(self) -> dict[str, torch.Tensor]:
         """The weights to use for inference: the EMA copy when enabled, else the trained model."""
