@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from cocosnet.presets import get_preset
+from cocosnet.training.data import synthetic_batch
 from cocosnet.vgg import load_vgg19
 
 # Tiny widths for the official presets' shapes (channel counts, warp modes, loss sets).
@@ -20,25 +21,13 @@ def tiny_preset(name: str):
 
 
 def make_sample(cfg, gen: torch.Generator, self_ref: float = 1.0) -> dict:
-    s = cfg.image_size
-    if cfg.label_nc:
-        label = torch.randint(0, cfg.label_nc, (1, s // 8, s // 8), generator=gen)
-        label = label.repeat_interleave(8, -1).repeat_interleave(8, -2)  # blocky, like real label maps
-        ex_label = torch.randint(0, cfg.label_nc, (1, s // 8, s // 8), generator=gen)
-        ex_label = ex_label.repeat_interleave(8, -1).repeat_interleave(8, -2)
-    else:
-        label = torch.rand(cfg.semantic_nc, s, s, generator=gen)
-        ex_label = torch.rand(cfg.semantic_nc, s, s, generator=gen)
-    return {"label": label, "image": torch.rand(3, s, s, generator=gen) * 2 - 1,
-            "exemplar": torch.rand(3, s, s, generator=gen) * 2 - 1, "exemplar_label": ex_label,
-            "self_ref": torch.tensor(self_ref)}
+    seed = int(torch.randint(0, 2**31 - 1, (), generator=gen))
+    batch = synthetic_batch(cfg, 1, seed=seed, self_ref=[self_ref])
+    return {k: v[0] for k, v in batch.items()}
 
 
 def make_batch(cfg, n: int, seed: int = 0, self_ref: list[float] | None = None) -> dict:
-    gen = torch.Generator().manual_seed(seed)
-    refs = self_ref or [float(i % 2 == 0) for i in range(n)]
-    samples = [make_sample(cfg, gen, r) for r in refs]
-    return {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
+    return synthetic_batch(cfg, n, seed=seed, self_ref=self_ref)
 
 
 class SyntheticDataset(torch.utils.data.Dataset):

@@ -86,8 +86,17 @@ def test_checkpoint_layout_keep_last_k_and_inference_export(tmp_path, vgg):
         a = model(b["semantic"], b["exemplar"], b["exemplar_semantic"]).image
         e = trainer.model(b["semantic"], b["exemplar"], b["exemplar_semantic"]).image
     assert torch.equal(a, e)
-    # TensorBoard scalars and images were written
-    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    # TensorBoard: every loss term, lr, speed, and the input|exemplar|warped|output|gt grid
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"loss/contextual", "loss/warp_mask", "loss/d_real", "lr/g", "lr/d", "perf/step_s",
+            "perf/images_per_s"} <= scalars
+    assert [e.step for e in events.Scalars("loss/gan")] == [1, 2, 3]
+    grid = events.Images("train/input_exemplar_warped_output_gt")[-1]
+    assert (grid.width, grid.height) == (5 * 64, 2 * 64)  # 5 columns, one row per sample of the batch
 
 
 def test_rng_state_round_trip():

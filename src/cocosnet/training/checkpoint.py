@@ -25,7 +25,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
+
+from cocosnet.fileio import atomic_write, atomic_write_bytes, atomic_write_text
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -35,21 +37,9 @@ STATE_FILE = "training_state.pt"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_tensors(state: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
-    _atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata={"format": "cocosnet"}))
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    atomic_write_bytes(path, save(tensors, metadata={"format": "cocosnet"}))
 
 
 def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
@@ -60,8 +50,7 @@ def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") ->
 
 
 def save_json(obj: dict[str, Any], path: str | os.PathLike) -> None:
-    text = json.dumps(obj, indent=2)
-    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
+    atomic_write_text(path, json.dumps(obj, indent=2))
 
 
 def save_pretrained(directory: str | os.PathLike, model_state: dict[str, torch.Tensor], config: dict[str, Any]) -> Path:
@@ -140,7 +129,7 @@ def write_checkpoint(
         for name, state in files.items():
             save_tensors(state, tmp / name)
         save_json(config, tmp / CONFIG_FILE)
-        _atomic_write(tmp / STATE_FILE, lambda t: torch.save(training_state, t))
+        atomic_write(tmp / STATE_FILE, lambda f: torch.save(training_state, f))
         if final.exists():  # the same step saved again (e.g. a signal right after a periodic save)
             old = final.with_name(f".{final.name}.old")
             shutil.rmtree(old, ignore_errors=True)

@@ -68,7 +68,7 @@ class RunLogger:
                 self.bar.set_postfix(postfix, refresh=False)
 
     def summary(self, step: int, losses: dict[str, float], lr: float, step_time: float, images_per_s: float) -> None:
-        g = sum(v for k, v in losses.items() if not k.startswith("d_") and not k.startswith("_"))
+        g = sum(v for k, v in losses.items() if not k.startswith(("_", "d_")))
         d = sum(v for k, v in losses.items() if k.startswith("d_"))
         terms = " ".join(f"{k}={v:.3g}" for k, v in losses.items() if not k.startswith("_"))
         eta = ""

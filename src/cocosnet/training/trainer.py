@@ -474,7 +474,8 @@ class Trainer:
                               f"(G skipped: {bool(last['_skipped_g'])}, D skipped: {bool(last['_skipped_d'])}); "
                               f"{self.skipped_steps} steps skipped so far")
                 if main:
-                    log.advance(self.step, {"G": f"{sum(v for k, v in last.items() if k[0] not in '_d'):.3g}"})
+                    g_sum = sum(v for k, v in last.items() if not k.startswith(("_", "d_")))
+                    log.advance(self.step, {"G": f"{g_sum:.3g}"})
                     if self.step % tc.log_every == 0 or self.step == 1:
                         scalars = {f"loss/{k}": v for k, v in last.items() if not k.startswith("_")}
                         scalars.update({"lr/g": last["_lr"], "lr/d": last["_lr"] / tc.g_lr * tc.d_lr,
