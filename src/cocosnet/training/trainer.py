@@ -473,10 +473,15 @@ class Trainer:
                     log.write(f"step {self.step}: non-finite loss or gradients "
                               f"(G skipped: {bool(last['_skipped_g'])}, D skipped: {bool(last['_skipped_d'])}); "
                               f"{self.skipped_steps} steps skipped so far")
+                log_now = self.step % tc.log_every == 0 or self.step == 1
+                if log_now and dist.is_distributed():  # every process joins: log the mean over processes
+                    keys = sorted(k for k in last if not k.startswith("_"))
+                    mean = dist.all_reduce_sum(torch.tensor([last[k] for k in keys], device=self.device))
+                    last.update(zip(keys, (mean / dist.world_size()).tolist(), strict=True))
                 if main:
                     g_sum = sum(v for k, v in last.items() if not k.startswith(("_", "d_")))
                     log.advance(self.step, {"G": f"{g_sum:.3g}"})
-                    if self.step % tc.log_every == 0 or self.step == 1:
+                    if log_now:
                         scalars = {f"loss/{k}": v for k, v in last.items() if not k.startswith("_")}
                         scalars.update({"lr/g": last["_lr"], "lr/d": last["_lr"] / tc.g_lr * tc.d_lr,
                                         "perf/step_s": dt, "perf/images_per_s": global_batch / dt,
