@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "make-pairs": ("make_pairs", "write an exemplar pair list (key,ref1,ref2,...) for a data set"),
     "evaluate": ("evaluate", "measure a model or a baseline on a data set split (metrics, results table, grid)"),
     "serve": ("serve", "the interactive painter and image editor web app, with its JSON API"),
+    "train": ("train", "train a preset (one process, or many GPUs/nodes under torchrun)"),
 }
 
 

@@ -1,0 +1,158 @@
+"""Atomic checkpoints: model weights as safetensors + a JSON config (loadable for inference), the training state
+(optimisers, scalers, step, data position, RNG states) via `torch.save`, readable with `weights_only=True`.
+
+Layout of a run directory::
+
+    <out>/checkpoints/step_00001000/  model.safetensors  config.json  discriminator.safetensors
+                                      [ema.safetensors]  training_state.pt
+    <out>/model/                      model.safetensors  config.json   (the latest exported weights, for
+                                                                       `Translator.from_pretrained(<out>/model)`)
+
+Every file is written to a temporary name and renamed; a checkpoint directory is assembled under a temporary name
+and renamed into place, so a crash never leaves a half-written checkpoint that `latest_checkpoint` would pick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save
+
+from cocosnet.fileio import atomic_write, atomic_write_bytes, atomic_write_text
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+DISCRIMINATOR_FILE = "discriminator.safetensors"
+EMA_FILE = "ema.safetensors"
+STATE_FILE = "training_state.pt"
+_STEP_DIR = re.compile(r"^step_(\d+)$")
+
+
+def save_tensors(state: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    atomic_write_bytes(path, save(tensors, metadata={"format": "cocosnet"}))
+
+
+def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    return load_file(str(path), device=str(device))
+
+
+def save_json(obj: dict[str, Any], path: str | os.PathLike) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2))
+
+
+def save_pretrained(directory: str | os.PathLike, model_state: dict[str, torch.Tensor], config: dict[str, Any]) -> Path:
+    """`<dir>/model.safetensors` (CoCosNet state dict: correspondence.*, generator.*) and `<dir>/config.json`
+    (``{"model": ModelConfig.to_dict(), ...}``), each written atomically."""
+    directory = Path(directory)
+    save_tensors(model_state, directory / MODEL_FILE)
+    save_json(config, directory / CONFIG_FILE)
+    return directory
+
+
+# --- RNG states in a form `torch.load(weights_only=True)` accepts (tensors, lists, numbers) -------------------------
+
+def rng_state() -> dict[str, Any]:
+    version, keys, gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": [version, list(keys), gauss],
+        "numpy": {"name": np_name, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
+                  "has_gauss": int(np_has_gauss), "cached_gaussian": float(np_cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    version, keys, gauss = state["python"]
+    random.setstate((version, tuple(keys), gauss))
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# --- checkpoint directories -----------------------------------------------------------------------------------------
+
+def checkpoint_dir(out_dir: str | os.PathLike, step: int) -> Path:
+    return Path(out_dir) / "checkpoints" / f"step_{step:08d}"
+
+
+def list_checkpoints(out_dir: str | os.PathLike) -> list[Path]:
+    """Complete checkpoints of a run, oldest first."""
+    root = Path(out_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.match(p.name)) and p.is_dir()
+             and (p / STATE_FILE).is_file() and (p / MODEL_FILE).is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
+    found = list_checkpoints(out_dir)
+    return found[-1] if found else None
+
+
+def write_checkpoint(
+    out_dir: str | os.PathLike,
+    step: int,
+    files: dict[str, dict[str, torch.Tensor]],
+    config: dict[str, Any],
+    training_state: dict[str, Any],
+    keep: int = 3,
+) -> Path:
+    """Assemble a checkpoint under a temporary name, rename it into place, then keep only the last `keep`.
+
+    files: {"model.safetensors": state dict, "discriminator.safetensors": ..., ...}.
+    """
+    final = checkpoint_dir(out_dir, step)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    try:
+        for name, state in files.items():
+            save_tensors(state, tmp / name)
+        save_json(config, tmp / CONFIG_FILE)
+        atomic_write(tmp / STATE_FILE, lambda f: torch.save(training_state, f))
+        if final.exists():  # the same step saved again (e.g. a signal right after a periodic save)
+            old = final.with_name(f".{final.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if keep > 0:
+        for old in list_checkpoints(out_dir)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def read_training_state(ckpt: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(ckpt) / STATE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no training state in {ckpt} (expected {STATE_FILE})")
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def read_config(ckpt: str | os.PathLike) -> dict[str, Any]:
+    return json.loads((Path(ckpt) / CONFIG_FILE).read_text())

