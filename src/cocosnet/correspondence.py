@@ -110,7 +110,7 @@ class Correspondence(nn.Module):
         """semantic: encoded x_A [B,semantic_nc,H,W]; exemplar: y_B [B,3,H,W] in [-1,1]; exemplar_semantic: its
         encoded label map (required with maskmix and for the warped mask)."""
         cfg = self.cfg
-        b, _, h, w = exemplar.shape
+        h, w = exemplar.shape[-2:]
         fh, fw = h // cfg.feature_stride, w // cfg.feature_stride
         if return_mask is None:
             return_mask = cfg.warp_mask
@@ -129,6 +129,33 @@ class Correspondence(nn.Module):
         ref_features = self.layer(ref)
         theta = self.theta(cont_features)
         phi = self.phi(ref_features)
+        with torch.autocast(exemplar.device.type, enabled=False):
+            # the correlation is divided by a temperature of 0.01: half-precision rounding of the cosines would
+            # move the softmax logits by ~0.4, so matching and warping always run in float32
+            out = self._correlate_and_warp(
+                theta.float(), phi.float(), exemplar.float(),
+                None if exemplar_semantic is None else exemplar_semantic.float(),
+                return_mask, return_cycle, return_corr,
+            )
+        if return_intermediates:
+            out.adaptive_feature_seg, out.adaptive_feature_img = seg_feat, img_feat
+            out.cont_features, out.ref_features = cont_features, ref_features
+            out.theta, out.phi = theta, phi
+        return out
+
+    def _correlate_and_warp(
+        self,
+        theta: torch.Tensor,
+        phi: torch.Tensor,
+        exemplar: torch.Tensor,
+        exemplar_semantic: torch.Tensor | None,
+        return_mask: bool,
+        return_cycle: bool,
+        return_corr: bool,
+    ) -> CorrespondenceOutput:
+        cfg = self.cfg
+        b, _, h, w = exemplar.shape
+        fh, fw = theta.shape[-2:]
         q, k = self._match_vectors(theta), self._match_vectors(phi)
 
         values = [self._exemplar_values(exemplar)]
@@ -170,10 +197,6 @@ class Correspondence(nn.Module):
                 out.warp_cycle = F.fold(cyc.transpose(1, 2), (h, w), s, stride=s)
             else:
                 out.warp_cycle = cyc.transpose(1, 2).reshape(b, 3, fh, fw)
-        if return_intermediates:
-            out.adaptive_feature_seg, out.adaptive_feature_img = seg_feat, img_feat
-            out.cont_features, out.ref_features = cont_features, ref_features
-            out.theta, out.phi = theta, phi
         if return_corr:
             out.corr = corr
         return out

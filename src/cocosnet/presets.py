@@ -168,10 +168,10 @@ _PRESETS: dict[str, Preset] = {
     "landscapes": Preset(
         ModelConfig(name="landscapes", semantic_nc=10, label_nc=10, class_names=LANDSCAPE_CLASSES,
                     class_colors=LANDSCAPE_COLORS, maskmix=True, warp="bilinear", warp_mask=True,
-                    image_size=256, adaptor_nf=16, corr_blocks=2, corr_channels=64, ngf=16, ndf=32,
+                    image_size=128, adaptor_nf=16, corr_blocks=2, corr_channels=64, ngf=16, ndf=32,
                     spade_hidden=64),
         LossConfig(feat_match=10.0, perceptual=0.001, perceptual_layer="r42", warp_mask=100.0),
-        "The procedural outdoor scenes of the painter (9 classes + unlabeled), sized for CPU training",
+        "The procedural outdoor scenes of the painter (9 classes + unlabeled), sized for CPU training (128x128)",
     ),
     "tiny": Preset(
         ModelConfig(name="tiny", semantic_nc=10, label_nc=10, class_names=LANDSCAPE_CLASSES,
