@@ -154,12 +154,11 @@ def test_ground_truth_as_output_scores_perfectly_on_real_data_metrics():
 
 @pytest.fixture(scope="module")
 def folder_data(tmp_path_factory):
-    from cocosnet.app.gallery import synthetic_scene
+    from cocosnet.app.gallery import landscape_scene
 
     root = tmp_path_factory.mktemp("folder_data")
-    rng = np.random.default_rng(3)
-    for i, kind in enumerate(("lake", "coast", "valley", "road")):
-        ids, photo = synthetic_scene(rng, SIZE, kind)
+    for i, kind in enumerate(("lake", "coast", "valley", "meadow")):
+        ids, photo = landscape_scene(300 + i, SIZE, kind)
         (root / "images").mkdir(exist_ok=True)
         (root / "labels").mkdir(exist_ok=True)
         photo.save(root / "images" / f"s{i}.png")

@@ -73,3 +73,30 @@ def test_maskmix_label_downsampling_is_nearest():
         corr(sem, torch.zeros(1, 3, 64, 64), sem)
     label_part = seen[0][:, cfg.adaptor_out:]
     assert torch.equal(label_part[0, 1], torch.ones(16, 16))
+
+
+def test_onehot_lookup_equals_convolving_the_one_hot_map():
+    from cocosnet.nn.normalization import onehot_conv3x3
+
+    torch.manual_seed(0)
+    ids = torch.randint(0, 7, (2, 9, 11))
+    weight = torch.randn(5, 7, 3, 3, requires_grad=True)
+    onehot = F.one_hot(ids, 7).permute(0, 3, 1, 2).float()
+    want = F.conv2d(F.pad(onehot, (1, 1, 1, 1), mode="reflect"), weight)
+    got = onehot_conv3x3(ids, weight)
+    assert torch.allclose(got, want, atol=1e-5)
+    (g1,) = torch.autograd.grad(got.square().sum(), weight)
+    (g2,) = torch.autograd.grad(want.square().sum(), weight)
+    assert torch.allclose(g1, g2, atol=1e-4)
+
+
+def test_spade_block_with_class_ids_equals_the_one_hot_path():
+    from cocosnet.nn import SPADEResnetBlock
+
+    torch.manual_seed(0)
+    block = SPADEResnetBlock(8, 4, cond_nc=3 + 6, hidden=5, onehot_start=3).eval()
+    ids = torch.randint(0, 6, (1, 16, 16))
+    cond = torch.cat([torch.randn(1, 3, 16, 16), F.one_hot(ids, 6).permute(0, 3, 1, 2).float()], 1)
+    x = torch.randn(1, 8, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(block(x, cond, ids), block(x, cond), atol=1e-5)

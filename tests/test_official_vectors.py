@@ -35,8 +35,9 @@ def test_matches_official_outputs(official_dir, recipe, folder, preset, size, wa
     inputs = torch.load(official_dir / "vectors" / folder / "inputs.pt", weights_only=True)
     expected = torch.load(official_dir / "vectors" / folder / "expected.pt", weights_only=True)
     with torch.inference_mode():
+        ids = inputs["label"][:, 0].long() if model.cfg.label_nc else None  # the one-hot lookup path
         out = model(model.encode(inputs["label"]), inputs["ref"], model.encode(inputs["label_ref"]),
-                    return_intermediates=True)
+                    return_intermediates=True, label_ids=ids if warp_impl == "auto" else None)
     got = {"fake_image": out.image, "warp_out": out.warped}
     got.update({k: getattr(out.correspondence, k) for k in INTERMEDIATES})
     assert set(expected) <= set(got)

@@ -25,9 +25,10 @@ class DomainAdaptor(nn.Module):
     The SPADE blocks are conditioned on the adaptor's own input (official `AdaptiveFeatureGenerator`).
     """
 
-    def __init__(self, in_nc: int, cfg: ModelConfig):
+    def __init__(self, in_nc: int, cfg: ModelConfig, onehot: bool = False):
         super().__init__()
         nf = cfg.adaptor_nf
+        oh = 0 if onehot else None
         strided = {4: (2, 4), 2: (2,), 1: ()}[cfg.feature_stride]
         widths = [in_nc, nf, 2 * nf, 4 * nf, 8 * nf, 8 * nf]
         for i in range(1, 6):
@@ -35,18 +36,19 @@ class DomainAdaptor(nn.Module):
             kernel = cfg.adaptor_kernel if stride == 2 else 3
             conv = sn_conv(widths[i - 1], widths[i], kernel, stride=stride, padding=1, bias=False)
             self.add_module(f"layer{i}", nn.Sequential(conv, nn.InstanceNorm2d(widths[i], affine=False)))
-        self.head_0 = SPADEResnetBlock(8 * nf, 8 * nf, in_nc, cfg.spade_hidden)
-        self.G_middle_0 = SPADEResnetBlock(8 * nf, 8 * nf, in_nc, cfg.spade_hidden)
-        self.G_middle_1 = SPADEResnetBlock(8 * nf, 4 * nf, in_nc, cfg.spade_hidden)
+        self.head_0 = SPADEResnetBlock(8 * nf, 8 * nf, in_nc, cfg.spade_hidden, oh)
+        self.G_middle_0 = SPADEResnetBlock(8 * nf, 8 * nf, in_nc, cfg.spade_hidden, oh)
+        self.G_middle_1 = SPADEResnetBlock(8 * nf, 4 * nf, in_nc, cfg.spade_hidden, oh)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """ids: class ids [B,H,W] of a one-hot input, for the faster SPADE path (optional)."""
         cond = x
         x = self.layer1(x)
         for i in range(2, 6):
             x = getattr(self, f"layer{i}")(F.leaky_relu(x, 0.2))
-        x = self.head_0(x, cond)
-        x = self.G_middle_0(x, cond)
-        return self.G_middle_1(x, cond)
+        x = self.head_0(x, cond, ids)
+        x = self.G_middle_0(x, cond, ids)
+        return self.G_middle_1(x, cond, ids)
 
 
 @dataclass
@@ -70,7 +72,7 @@ class Correspondence(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.adaptive_model_seg = DomainAdaptor(cfg.semantic_nc, cfg)
+        self.adaptive_model_seg = DomainAdaptor(cfg.semantic_nc, cfg, onehot=cfg.label_nc > 0)
         self.adaptive_model_img = DomainAdaptor(3, cfg)
         c = cfg.corr_in_channels
         self.layer = nn.Sequential(*[ResidualBlock(c) for _ in range(cfg.corr_blocks)])
@@ -92,9 +94,11 @@ class Correspondence(nn.Module):
             return F.unfold(exemplar, s, stride=s).transpose(1, 2)
         return F.avg_pool2d(exemplar, s).flatten(2).transpose(1, 2) if s > 1 else exemplar.flatten(2).transpose(1, 2)
 
-    def adapt(self, semantic: torch.Tensor, exemplar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def adapt(self, semantic: torch.Tensor, exemplar: torch.Tensor,
+              label_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Both domains in S: (F_A->S(x_A), F_B->S(y_B)), before normalisation (the domain-alignment loss uses them)."""
-        return self.adaptive_model_seg(semantic), self.adaptive_model_img(exemplar)
+        ids = label_ids if self.cfg.label_nc else None
+        return self.adaptive_model_seg(semantic, ids), self.adaptive_model_img(exemplar)
 
     def forward(
         self,
@@ -106,9 +110,11 @@ class Correspondence(nn.Module):
         return_mask: bool | None = None,
         return_intermediates: bool = False,
         return_corr: bool = False,
+        label_ids: torch.Tensor | None = None,
     ) -> CorrespondenceOutput:
         """semantic: encoded x_A [B,semantic_nc,H,W]; exemplar: y_B [B,3,H,W] in [-1,1]; exemplar_semantic: its
-        encoded label map (required with maskmix and for the warped mask)."""
+        encoded label map (required with maskmix and for the warped mask); label_ids: x_A's class ids [B,H,W]
+        when `semantic` is their one-hot map (optional: a faster path with the same numbers)."""
         cfg = self.cfg
         h, w = exemplar.shape[-2:]
         fh, fw = h // cfg.feature_stride, w // cfg.feature_stride
@@ -119,7 +125,7 @@ class Correspondence(nn.Module):
                 f"preset {cfg.name!r} needs the exemplar's semantic map (exemplar_semantic / --exemplar-label)"
             )
 
-        seg_feat, img_feat = self.adapt(semantic, exemplar)
+        seg_feat, img_feat = self.adapt(semantic, exemplar, label_ids)
         cont = feature_normalize(seg_feat)
         ref = feature_normalize(img_feat)
         if cfg.maskmix:

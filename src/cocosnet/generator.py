@@ -18,36 +18,40 @@ class Generator(nn.Module):
         super().__init__()
         self.cfg = cfg
         nf, ic, hid = cfg.ngf, cfg.generator_cond_nc, cfg.spade_hidden
+        oh = 3 if cfg.label_nc else None  # cond = cat(warped exemplar, one-hot): one-hot from channel 3
         self.sw = self.sh = cfg.image_size // 2**5
         self.fc = nn.Conv2d(ic, 16 * nf, 3, padding=1)
-        self.head_0 = SPADEResnetBlock(16 * nf, 16 * nf, ic, hid)
-        self.G_middle_0 = SPADEResnetBlock(16 * nf, 16 * nf, ic, hid)
-        self.G_middle_1 = SPADEResnetBlock(16 * nf, 16 * nf, ic, hid)
-        self.up_0 = SPADEResnetBlock(16 * nf, 8 * nf, ic, hid)
-        self.up_1 = SPADEResnetBlock(8 * nf, 4 * nf, ic, hid)
+        self.head_0 = SPADEResnetBlock(16 * nf, 16 * nf, ic, hid, oh)
+        self.G_middle_0 = SPADEResnetBlock(16 * nf, 16 * nf, ic, hid, oh)
+        self.G_middle_1 = SPADEResnetBlock(16 * nf, 16 * nf, ic, hid, oh)
+        self.up_0 = SPADEResnetBlock(16 * nf, 8 * nf, ic, hid, oh)
+        self.up_1 = SPADEResnetBlock(8 * nf, 4 * nf, ic, hid, oh)
         if cfg.use_attention:
             self.attn = SelfAttention(4 * nf, cfg.attention_impl, cfg.warp_chunk)
-        self.up_2 = SPADEResnetBlock(4 * nf, 2 * nf, ic, hid)
-        self.up_3 = SPADEResnetBlock(2 * nf, nf, ic, hid)
+        self.up_2 = SPADEResnetBlock(4 * nf, 2 * nf, ic, hid, oh)
+        self.up_3 = SPADEResnetBlock(2 * nf, nf, ic, hid, oh)
         self.conv_img = nn.Conv2d(nf, 3, 3, padding=1)
 
     @staticmethod
     def up(x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, scale_factor=2, mode="nearest")
 
-    def forward(self, cond: torch.Tensor) -> torch.Tensor:
-        """cond = cat(warped exemplar [B,3,H,W], semantics [B,semantic_nc,H,W]) -> image in [-1,1]."""
+    def forward(self, cond: torch.Tensor, label_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """cond = cat(warped exemplar [B,3,H,W], semantics [B,semantic_nc,H,W]) -> image in [-1,1].
+
+        label_ids: the class ids [B,H,W] behind a one-hot semantics, for the faster SPADE path (optional)."""
+        ids = label_ids if self.cfg.label_nc else None
         h, w = cond.shape[-2:]
         x = self.fc(F.interpolate(cond, size=(h // 32, w // 32), mode="nearest"))
-        x = self.head_0(x, cond)
+        x = self.head_0(x, cond, ids)
         x = self.up(x)
-        x = self.G_middle_0(x, cond)
-        x = self.G_middle_1(x, cond)
-        x = self.up_0(self.up(x), cond)
-        x = self.up_1(self.up(x), cond)
+        x = self.G_middle_0(x, cond, ids)
+        x = self.G_middle_1(x, cond, ids)
+        x = self.up_0(self.up(x), cond, ids)
+        x = self.up_1(self.up(x), cond, ids)
         x = self.up(x)
         if self.cfg.use_attention:
             x = self.attn(x)
-        x = self.up_2(x, cond)
-        x = self.up_3(self.up(x), cond)
+        x = self.up_2(x, cond, ids)
+        x = self.up_3(self.up(x), cond, ids)
         return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))

@@ -44,10 +44,10 @@ def run_model(model: CoCosNet, semantic: torch.Tensor, exemplar: torch.Tensor,
     them), under autocast for bfloat16/float16. Returns the model's `TranslationOutput`. Tensors must already
     be on the model's device; no gradient mode is set here (the caller chooses)."""
     ex_sem = None if exemplar_semantic is None else model.encode(exemplar_semantic)
-    if dtype == "float32":
-        return model(model.encode(semantic), exemplar, ex_sem, return_mask=False)
-    with torch.autocast(exemplar.device.type, dtype=getattr(torch, dtype)):
-        return model(model.encode(semantic), exemplar, ex_sem, return_mask=False)
+    # class ids let SPADE look up its first convolution over the one-hot map instead of computing it
+    ids = semantic.reshape(semantic.shape[0], *semantic.shape[-2:]).long() if model.cfg.label_nc else None
+    with torch.autocast(exemplar.device.type, dtype=getattr(torch, dtype), enabled=dtype != "float32"):
+        return model(model.encode(semantic), exemplar, ex_sem, label_ids=ids, return_mask=False)
 
 
 @dataclass

@@ -61,16 +61,18 @@ class CoCosNet(nn.Module):
         semantic: torch.Tensor,
         exemplar: torch.Tensor,
         exemplar_semantic: torch.Tensor | None = None,
+        label_ids: torch.Tensor | None = None,
         **corr_kwargs,
     ) -> TranslationOutput:
-        """semantic / exemplar_semantic: already encoded (see `encode`); exemplar in [-1,1]."""
+        """semantic / exemplar_semantic: already encoded (see `encode`); exemplar in [-1,1]; label_ids: the class
+        ids [B,H,W] behind a one-hot `semantic` (optional; lets SPADE look weights up instead of convolving)."""
         h, w = exemplar.shape[-2:]
         if semantic.shape[-2:] != (h, w):
             raise ValueError(f"semantic map is {tuple(semantic.shape[-2:])} but the exemplar is {(h, w)}")
         if h % 32 or w % 32:
             raise ValueError(f"image size must be a multiple of 32, got {h}x{w}")
-        corr = self.correspondence(semantic, exemplar, exemplar_semantic, **corr_kwargs)
-        image = self.generator(torch.cat([corr.warp_out, semantic], 1))
+        corr = self.correspondence(semantic, exemplar, exemplar_semantic, label_ids=label_ids, **corr_kwargs)
+        image = self.generator(torch.cat([corr.warp_out, semantic], 1), label_ids)
         return TranslationOutput(image=image, warped=corr.warp_out, correspondence=corr)
 
 

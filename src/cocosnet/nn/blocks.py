@@ -6,14 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cocosnet.nn.normalization import SPADE
+from cocosnet.nn.normalization import SPADE, resize_ids
 from cocosnet.nn.spectral import sn_conv
 
 
 class SPADEResnetBlock(nn.Module):
     """out = shortcut(x) + conv_1(pad(lrelu(norm_1(conv_0(pad(lrelu(norm_0(x, c))))), c))), spectral-normed convs."""
 
-    def __init__(self, fin: int, fout: int, cond_nc: int, hidden: int = 128):
+    def __init__(self, fin: int, fout: int, cond_nc: int, hidden: int = 128, onehot_start: int | None = None):
         super().__init__()
         self.learned_shortcut = fin != fout
         fmiddle = min(fin, fout)
@@ -22,17 +22,20 @@ class SPADEResnetBlock(nn.Module):
         self.conv_1 = sn_conv(fmiddle, fout, 3)
         if self.learned_shortcut:
             self.conv_s = sn_conv(fin, fout, 1, bias=False)
-        self.norm_0 = SPADE(fin, cond_nc, hidden)
-        self.norm_1 = SPADE(fmiddle, cond_nc, hidden)
+        self.norm_0 = SPADE(fin, cond_nc, hidden, onehot_start)
+        self.norm_1 = SPADE(fmiddle, cond_nc, hidden, onehot_start)
         if self.learned_shortcut:
-            self.norm_s = SPADE(fin, cond_nc, hidden)
+            self.norm_s = SPADE(fin, cond_nc, hidden, onehot_start)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """ids: optional class ids [B,H,W] of the one-hot part of `cond` (faster SPADE, same numbers)."""
         if cond.shape[-2:] != x.shape[-2:]:  # resize once for the block's two or three SPADE layers
             cond = F.interpolate(cond, size=x.shape[-2:], mode="nearest")
-        x_s = self.conv_s(self.norm_s(x, cond)) if self.learned_shortcut else x
-        dx = self.conv_0(self.pad(F.leaky_relu(self.norm_0(x, cond), 0.2)))
-        dx = self.conv_1(self.pad(F.leaky_relu(self.norm_1(dx, cond), 0.2)))
+        if ids is not None:
+            ids = resize_ids(ids, x.shape[-2:])
+        x_s = self.conv_s(self.norm_s(x, cond, ids)) if self.learned_shortcut else x
+        dx = self.conv_0(self.pad(F.leaky_relu(self.norm_0(x, cond, ids), 0.2)))
+        dx = self.conv_1(self.pad(F.leaky_relu(self.norm_1(dx, cond, ids), 0.2)))
         return x_s + dx
 
 
