@@ -21,7 +21,7 @@ def _dense(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> t
     return torch.matmul(torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * scale, dim=-1), v)
 
 
-MAX_BLOCK_ELEMENTS = 1 << 26  # 256 MB of fp32 scores per block at most
+MAX_BLOCK_ELEMENTS = 1 << 23  # 32 MB of fp32 scores per block at most (keeps inference peak RSS low)
 
 
 def _chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, chunk: int) -> torch.Tensor:
