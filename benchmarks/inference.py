@@ -73,7 +73,13 @@ def case(preset: str, folder: str, repeats: int, device: str, batch: int) -> dic
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     gpu = torch.cuda.max_memory_allocated() / 2**30 if tr.device.type == "cuda" else 0.0
-    return {"seconds": median(times) / batch, "peak_gb": peak_rss_mb() / 1024, "load_s": load_s,
+    peak = peak_rss_mb() / 1024
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:  # matmul/conv FLOPs (2 per MAC) of one more translation
+        tr.translate(sem[:1], ex, ex_sem)
+    return {"seconds": median(times) / batch, "peak_gb": peak, "load_s": load_s,
+            "gflop": counter.get_total_flops() / 1e9,
             "finite": bool(torch.isfinite(out.image).all()), "gpu_gb": gpu}
 
 
@@ -95,13 +101,13 @@ def main() -> None:
             write_weights(preset, Path(tmp))
             r = run_case(Path(__file__), [preset, tmp, str(args.repeats), args.device, str(args.batch)])
         if "error" in r:
-            rows.append([preset, "error", r["error"][:80], "", "", ""])
+            rows.append([preset, "error", r["error"][:80], "", "", "", ""])
             continue
         off_s, off_gb = OFFICIAL[preset]
-        rows.append([preset, f"{r['seconds']:.2f}", f"{r['peak_gb']:.2f}", f"{r['load_s']:.2f}",
+        rows.append([preset, f"{r['seconds']:.2f}", f"{r['peak_gb']:.2f}", f"{r['gflop']:.0f}", f"{r['load_s']:.2f}",
                      f"{off_s} / {off_gb}" if args.device == "cpu" else "", r["finite"]])
     print(f"machine: {machine()}; device {args.device}; batch {args.batch}; median of {args.repeats}")
-    print_table(["preset", "s / image", "peak RSS GB", "load s", "official s / GB (CPU)", "finite"], rows)
+    print_table(["preset", "s / image", "peak RSS GB", "GFLOP", "load s", "official s / GB (CPU)", "finite"], rows)
 
 
 if __name__ == "__main__":

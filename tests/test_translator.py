@@ -48,9 +48,12 @@ def test_official_load_matches_the_module(official_tiny):
     ex = torch.rand(3, 64, 64) * 2 - 1
     out = t.translate(lab, ex, lab)
     with torch.no_grad():
-        want = model(model.encode(lab[None]), ex[None], model.encode(lab[None]))
+        want = model(model.encode(lab[None]), ex[None], model.encode(lab[None]), label_ids=lab)
+        dense = model(model.encode(lab[None]), ex[None], model.encode(lab[None]))
     assert torch.allclose(out.image, want.image, atol=1e-4)
     assert torch.allclose(out.warped, want.warped, atol=1e-5)
+    # the one-hot lookup path vs convolving the one-hot map: float rounding, amplified by the tiny random model
+    assert torch.allclose(out.image, dense.image, atol=2e-3)
     assert out.image.shape == (1, 3, 64, 64) and out.image.abs().max() <= 1
 
 
