@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from cocosnet.correspondence import Correspondence
 from cocosnet.nn import SPADE, PositionalNorm2d, feature_normalize
-from cocosnet.nn.spectral import sn_conv
+from cocosnet.nn.spectral import fold_spectral_norm_, sn_conv, unfold_state_dict
 from cocosnet.presets import get_model_config
 
 
@@ -49,6 +49,25 @@ def test_spectral_norm_eval_uses_stored_u_v_without_power_iteration():
     for _ in range(2):  # twice: eval must not update u, v
         assert torch.allclose(conv(x), F.conv2d(x, w / sigma), atol=1e-6)
     assert torch.equal(conv.weight_u, u)
+
+
+def test_folding_spectral_norm_gives_the_hooked_output_exactly_and_writes_the_official_keys_back():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(sn_conv(4, 6, 3, padding=1), torch.nn.LeakyReLU(0.2), sn_conv(6, 2, 1))
+    for _ in range(3):  # converge u, v as training does
+        net(torch.randn(2, 4, 8, 8))
+    net.eval()
+    official = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        hooked = net(x)
+        folded = fold_spectral_norm_(net)
+        assert sorted(folded) == ["0", "2"] and not net[0]._forward_pre_hooks
+        assert torch.equal(net(x), hooked)  # the same division the hook does, done once
+    back = unfold_state_dict(net.state_dict(), folded)
+    assert back.keys() == official.keys()
+    for k in official:
+        assert torch.allclose(back[k], official[k], rtol=1e-6, atol=0), k
 
 
 def test_spade_resizes_conditioning_with_nearest():

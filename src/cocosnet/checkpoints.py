@@ -87,13 +87,14 @@ def official_paths(folder: str | Path) -> dict[str, Path]:
 
 
 def save_native(model: nn.Module, cfg: ModelConfig, folder: str | Path, extra: dict | None = None,
-                dtype: torch.dtype | None = None) -> Path:
-    """`folder/model.safetensors` (+ `config.json`), each written atomically. `dtype=torch.float16` halves it."""
+                dtype: torch.dtype | None = None, state: Mapping[str, torch.Tensor] | None = None) -> Path:
+    """`folder/model.safetensors` (+ `config.json`), each written atomically. `dtype=torch.float16` halves it;
+    `state` replaces `model.state_dict()`."""
     from safetensors.torch import save
 
     folder = Path(folder)
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in model.state_dict().items()}
+             for k, v in (model.state_dict() if state is None else state).items()}
     atomic_write_bytes(folder / NATIVE_WEIGHTS, save(state, metadata={"format": "cocosnet"}))
     config = {"format": "cocosnet", "version": FORMAT_VERSION, "model": cfg.to_dict(), **(extra or {})}
     atomic_write_bytes(folder / NATIVE_CONFIG, json.dumps(config, indent=2).encode())

@@ -20,6 +20,7 @@ from cocosnet.checkpoints import (
     save_native,
 )
 from cocosnet.model import CoCosNet
+from cocosnet.nn.spectral import fold_spectral_norm_, unfold_state_dict
 from cocosnet.preprocess import image_to_tensor, label_to_tensor, tensor_to_image
 from cocosnet.presets import ModelConfig, get_model_config
 
@@ -81,6 +82,8 @@ class Translator:
             raise ValueError("float16 inference needs a GPU; use bfloat16 on the CPU")
         self.dtype = dtype  # float32 reproduces the official images; bf16/fp16 autocast trades exactness for speed
         self.model = model.eval().requires_grad_(False).to(self.device)
+        # the Translator owns the model: spectral norm is folded into the weights once (same images, one copy)
+        self._folded_sn = fold_spectral_norm_(self.model)
         self.cfg: ModelConfig = model.cfg
         self.extra = extra or {}
 
@@ -122,7 +125,8 @@ class Translator:
         return cls(model, device, extra=extra, dtype=dtype)
 
     def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> Path:
-        return save_native(self.model, self.cfg, folder, extra=self.extra, dtype=dtype)
+        state = unfold_state_dict(self.model.state_dict(), self._folded_sn)  # the official key layout
+        return save_native(self.model, self.cfg, folder, extra=self.extra, dtype=dtype, state=state)
 
     # ------------------------------------------------------------------------------------------- translation
     def prepare_semantic(self, source: Any, what: str = "label map") -> torch.Tensor:
