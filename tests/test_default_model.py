@@ -57,3 +57,12 @@ def test_translate_without_a_checkpoint_uses_the_bundled_model(test_pairs, tmp_p
             "--out", str(out), "--device", "cpu"]
     assert main(args) == 0
     assert Image.open(out).size == (128, 128)
+
+
+def test_the_bundled_model_runs_at_another_resolution_when_asked(test_pairs):
+    translator = Translator.from_pretrained(DEFAULT_DIR, device="cpu", image_size=64)
+    assert translator.cfg.image_size == 64
+    result = translator.translate(test_pairs["label"][0], test_pairs["exemplar"][0], test_pairs["exemplar_label"][0])
+    assert result.image.shape == (1, 3, 64, 64)  # inputs resized (labels nearest) to the asked size
+    with pytest.raises(ValueError, match="multiple of 32"):
+        Translator.from_pretrained(DEFAULT_DIR, device="cpu", image_size=100)

@@ -114,10 +114,13 @@ class Translator:
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str | torch.device = "auto",
-                        dtype: str = "float32") -> Translator:
-        """A native folder: `config.json` + `model.safetensors` (from save_pretrained, training or convert)."""
+                        dtype: str = "float32", image_size: int | None = None) -> Translator:
+        """A native folder: `config.json` + `model.safetensors` (from save_pretrained, training or convert).
+
+        image_size: run at another resolution than the one trained (the networks are convolutional; quality is
+        best at the trained size)."""
         config = read_native_config(folder)
-        cfg = ModelConfig.from_dict(config["model"])
+        cfg = ModelConfig.from_dict({**config["model"], **({"image_size": image_size} if image_size else {})})
         with torch.device("meta"):
             model = CoCosNet(cfg)
         load_strict(model, load_native_state(folder), str(Path(folder) / "model.safetensors"))

@@ -10,7 +10,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--official", metavar="DIR", help="folder with the authors' latest_net_G.pth, latest_net_Corr.pth")
     src.add_argument("--checkpoint", metavar="DIR", help="native folder (config.json + model.safetensors)")
-    p.add_argument("--image-size", type=int, help="override the preset's resolution (multiple of 32)")
+    p.add_argument("--image-size", type=int,
+                   help="run at another resolution than the preset's or checkpoint's (multiple of 32)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
                    help="float32 reproduces the official images; bfloat16 (CPU/GPU) and float16 (GPU) are faster")
@@ -26,7 +27,9 @@ def load_translator(args: argparse.Namespace):
         return Translator.from_official(args.preset, folder=args.official, device=args.device,
                                           dtype=args.dtype, **overrides)
     if args.checkpoint:
-        return Translator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype)
+        return Translator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype,
+                                          image_size=args.image_size)
     from cocosnet.default_model import default_checkpoint
 
-    return Translator.from_pretrained(default_checkpoint(), device=args.device, dtype=args.dtype)
+    return Translator.from_pretrained(default_checkpoint(), device=args.device, dtype=args.dtype,
+                                      image_size=args.image_size)
