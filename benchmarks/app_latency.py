@@ -1,10 +1,11 @@
 """Latency of the web app's Translate request at 256x256 on CPU, through real HTTP (uvicorn on 127.0.0.1).
 
-    PYTHONPATH=src python benchmarks/app_latency.py [--n 20] [--checkpoint DIR] [--threads 2]
+    PYTHONPATH=src python benchmarks/app_latency.py [--n 20] [--checkpoint DIR|random] [--image-size 256] [--threads 2]
 
-Default model: the `landscapes` preset (the shipped model's architecture) with random weights; the latency does
-not depend on the weights. Each request sends a 256x256 label PNG and a gallery exemplar id and receives the
-output and the warped exemplar as PNG; reported: end-to-end (client) and model-only (server) times.
+Default model: the bundled landscapes model (`random`: its preset with random weights; the latency does not depend
+on the weights), run at --image-size (default 256; the bundled model was trained at 128). Each request sends a
+label PNG and a gallery exemplar id and receives the output and the warped exemplar as PNG; reported: end-to-end
+(client) and model-only (server) times.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from PIL import Image
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20, help="timed requests (after 2 warm-up ones)")
-    ap.add_argument("--checkpoint", help="native model folder instead of random landscapes weights")
+    ap.add_argument("--checkpoint", default="bundled", help="native model folder, 'bundled' (default) or 'random'")
+    ap.add_argument("--image-size", type=int, default=256, help="resolution the model runs at (default 256)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
@@ -39,11 +41,15 @@ def main() -> None:
     from cocosnet.presets import get_model_config
 
     torch.set_num_threads(args.threads)
-    if args.checkpoint:
-        translator = Translator.from_pretrained(args.checkpoint, device=args.device)
-    else:
+    if args.checkpoint == "random":
         torch.manual_seed(0)
-        translator = Translator(CoCosNet(get_model_config("landscapes")), device=args.device)
+        cfg = get_model_config("landscapes", image_size=args.image_size)
+        translator = Translator(CoCosNet(cfg), device=args.device)
+    else:
+        from cocosnet.default_model import default_checkpoint
+
+        folder = default_checkpoint() if args.checkpoint == "bundled" else args.checkpoint
+        translator = Translator.from_pretrained(folder, device=args.device, image_size=args.image_size)
     cfg = translator.cfg
     gallery = builtin_gallery(cfg)
     items = list(gallery.items.values())
