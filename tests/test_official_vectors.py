@@ -47,3 +47,18 @@ def test_matches_official_outputs(official_dir, recipe, folder, preset, size, wa
         tol = 1e-4 if key in ("fake_image", "warp_out", "warp_out_lowres", "warp_mask") else 2e-4
         err = (got[key] - want).abs().max().item()
         assert err <= tol, f"{key}: max |diff| {err:.3g} > {tol}"
+
+
+def test_translator_path_matches_official_image(official_dir, recipe):
+    """run_model (what Translator uses): class ids only, the one-hot map dropped after the correspondence, the
+    exemplar's labels resized before encoding, in-place inference arithmetic — still the official image."""
+    from cocosnet.inference import run_model
+
+    model = _load(official_dir, recipe, "ade20k", "ade20k", 128)
+    inputs = torch.load(official_dir / "vectors" / "ade20k" / "inputs.pt", weights_only=True)
+    expected = torch.load(official_dir / "vectors" / "ade20k" / "expected.pt", weights_only=True)
+    with torch.inference_mode():
+        out = run_model(model, inputs["label"], inputs["ref"], inputs["label_ref"])
+    for key, got in (("fake_image", out.image), ("warp_out", out.warped)):
+        err = (got - expected[key]).abs().max().item()
+        assert err <= 1e-4, f"{key}: max |diff| {err:.3g} > 1e-4"

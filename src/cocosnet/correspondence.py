@@ -83,6 +83,9 @@ class Correspondence(nn.Module):
         """3x3-unfolded (zero padding) vectors, centred over their own channels (PONO_C), L2-normalised: [B,N,D]."""
         k = self.cfg.match_kernel
         v = F.unfold(feat, k, padding=k // 2)  # [B, C*k*k, N]
+        if not torch.is_grad_enabled():  # inference: one buffer instead of three (same numbers)
+            v.sub_(v.mean(dim=1, keepdim=True))
+            return v.div_(torch.linalg.vector_norm(v, dim=1, keepdim=True) + EPS).transpose(1, 2)
         v = v - v.mean(dim=1, keepdim=True)
         v = v / (torch.linalg.vector_norm(v, dim=1, keepdim=True) + EPS)
         return v.transpose(1, 2)

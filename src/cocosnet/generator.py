@@ -36,13 +36,20 @@ class Generator(nn.Module):
     def up(x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, scale_factor=2, mode="nearest")
 
-    def forward(self, cond: torch.Tensor, label_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, cond: torch.Tensor, label_ids: torch.Tensor | None = None,
+                fc_cond: torch.Tensor | None = None) -> torch.Tensor:
         """cond = cat(warped exemplar [B,3,H,W], semantics [B,semantic_nc,H,W]) -> image in [-1,1].
 
-        label_ids: the class ids [B,H,W] behind a one-hot semantics, for the faster SPADE path (optional)."""
+        label_ids: the class ids [B,H,W] behind a one-hot semantics, for the faster SPADE path (optional).
+        fc_cond: the full conditioning already at 1/32 for the first layer; then, with label_ids, `cond` may hold
+        the warped exemplar alone (SPADE reads the one-hot part through the ids), sparing a full-size copy."""
         ids = label_ids if self.cfg.label_nc else None
         h, w = cond.shape[-2:]
-        x = self.fc(F.interpolate(cond, size=(h // 32, w // 32), mode="nearest"))
+        if fc_cond is None:
+            fc_cond = F.interpolate(cond, size=(h // 32, w // 32), mode="nearest")
+        elif ids is None and cond.shape[1] != self.fc.in_channels:
+            raise ValueError("a conditioning without its one-hot part needs label_ids")
+        x = self.fc(fc_cond)
         x = self.head_0(x, cond, ids)
         x = self.up(x)
         x = self.G_middle_0(x, cond, ids)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from cocosnet.checkpoints import (
     load_native_state,
@@ -19,7 +20,8 @@ from cocosnet.checkpoints import (
     read_native_config,
     save_native,
 )
-from cocosnet.model import CoCosNet
+from cocosnet.memory import return_freed_tensors_to_os
+from cocosnet.model import CoCosNet, checked_label_ids
 from cocosnet.nn.spectral import fold_spectral_norm_, unfold_state_dict
 from cocosnet.preprocess import image_to_tensor, label_to_tensor, tensor_to_image
 from cocosnet.presets import ModelConfig, get_model_config
@@ -44,10 +46,22 @@ def run_model(model: CoCosNet, semantic: torch.Tensor, exemplar: torch.Tensor,
     """One forward pass of `model` on un-encoded semantic maps (class ids or dense maps, as data sets give
     them), under autocast for bfloat16/float16. Returns the model's `TranslationOutput`. Tensors must already
     be on the model's device; no gradient mode is set here (the caller chooses)."""
-    ex_sem = None if exemplar_semantic is None else model.encode(exemplar_semantic)
-    # class ids let SPADE look up its first convolution over the one-hot map instead of computing it
-    ids = semantic.reshape(semantic.shape[0], *semantic.shape[-2:]).long() if model.cfg.label_nc else None
+    cfg = model.cfg
+    ex_sem = None
+    if exemplar_semantic is not None:
+        if cfg.label_nc and exemplar_semantic.dim() == 4 and cfg.feature_stride > 1 and cfg.warp != "patch":
+            # the correspondence reads the exemplar's label map only nearest-resized to the feature size (maskmix;
+            # no warped mask here): resizing the ids first gives the same one-hot map at 1/stride^2 of the memory
+            ids = checked_label_ids(exemplar_semantic, cfg)  # range checks on the full map
+            fh, fw = (n // cfg.feature_stride for n in ids.shape[-2:])
+            exemplar_semantic = F.interpolate(ids.float(), size=(fh, fw), mode="nearest").long()
+        ex_sem = model.encode(exemplar_semantic)
+    # class ids let SPADE look up its first convolution over the one-hot map instead of computing it; the model
+    # then encodes the one-hot map itself and drops it once the correspondence no longer needs it
+    ids = checked_label_ids(semantic, cfg)[:, 0] if cfg.label_nc else None
     with torch.autocast(exemplar.device.type, dtype=getattr(torch, dtype), enabled=dtype != "float32"):
+        if ids is not None:
+            return model(None, exemplar, ex_sem, label_ids=ids, return_mask=False)
         return model(model.encode(semantic), exemplar, ex_sem, label_ids=ids, return_mask=False)
 
 
@@ -76,6 +90,8 @@ class Translator:
     def __init__(self, model: CoCosNet, device: str | torch.device = "auto", extra: dict | None = None,
                  dtype: str = "float32"):
         self.device = resolve_device(device)
+        if self.device.type == "cpu":
+            return_freed_tensors_to_os()  # freed feature maps go back to the system (lower peak RSS)
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
         if dtype == "float16" and self.device.type == "cpu":

@@ -5,11 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cocosnet.correspondence import Correspondence, CorrespondenceOutput
 from cocosnet.generator import Generator
 from cocosnet.presets import ModelConfig
+
+
+def checked_label_ids(label: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """Class ids [B,1,H,W] (int64) of a label-map preset, or ValueError naming the bad shape, values or range."""
+    if label.dim() == 3:
+        label = label.unsqueeze(1)
+    if label.dim() != 4 or label.shape[1] != 1:
+        raise ValueError(f"preset {cfg.name!r} takes a label map of class ids [B,1,H,W], got {tuple(label.shape)}")
+    ids = label.long()
+    if label.is_floating_point() and not torch.equal(ids.to(label.dtype), label):
+        raise ValueError("label map must hold integer class ids, got fractional values")
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi >= cfg.label_nc:
+        raise ValueError(f"label ids must lie in 0..{cfg.label_nc - 1} for preset {cfg.name!r}, got {lo}..{hi}")
+    return ids
 
 
 def encode_semantic(label: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
@@ -18,16 +34,7 @@ def encode_semantic(label: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
     Raises ValueError naming the bad ids / channel count, so a wrong label never becomes a silently wrong image.
     """
     if cfg.label_nc:
-        if label.dim() == 3:
-            label = label.unsqueeze(1)
-        if label.dim() != 4 or label.shape[1] != 1:
-            raise ValueError(f"preset {cfg.name!r} takes a label map of class ids [B,1,H,W], got {tuple(label.shape)}")
-        ids = label.long() if label.is_floating_point() else label
-        if label.is_floating_point() and not torch.equal(ids.to(label.dtype), label):
-            raise ValueError("label map must hold integer class ids, got fractional values")
-        lo, hi = int(ids.min()), int(ids.max())
-        if lo < 0 or hi >= cfg.label_nc:
-            raise ValueError(f"label ids must lie in 0..{cfg.label_nc - 1} for preset {cfg.name!r}, got {lo}..{hi}")
+        ids = checked_label_ids(label, cfg)
         return torch.zeros(ids.shape[0], cfg.label_nc, *ids.shape[2:], device=ids.device).scatter_(1, ids, 1.0)
     if label.dim() != 4 or label.shape[1] != cfg.semantic_nc:
         raise ValueError(
@@ -58,21 +65,35 @@ class CoCosNet(nn.Module):
 
     def forward(
         self,
-        semantic: torch.Tensor,
+        semantic: torch.Tensor | None,
         exemplar: torch.Tensor,
         exemplar_semantic: torch.Tensor | None = None,
         label_ids: torch.Tensor | None = None,
         **corr_kwargs,
     ) -> TranslationOutput:
         """semantic / exemplar_semantic: already encoded (see `encode`); exemplar in [-1,1]; label_ids: the class
-        ids [B,H,W] behind a one-hot `semantic` (optional; lets SPADE look weights up instead of convolving)."""
+        ids [B,H,W] behind a one-hot `semantic` (optional; lets SPADE look weights up instead of convolving).
+        semantic=None with label_ids: encoded here, and dropped once the correspondence is done."""
         h, w = exemplar.shape[-2:]
+        if semantic is None:  # class ids alone: the one-hot map lives only as long as the correspondence needs it
+            if label_ids is None or not self.cfg.label_nc:
+                raise ValueError("give the encoded semantic map, or label_ids for a label-map preset")
+            semantic = self.encode(label_ids[:, None])
         if semantic.shape[-2:] != (h, w):
             raise ValueError(f"semantic map is {tuple(semantic.shape[-2:])} but the exemplar is {(h, w)}")
         if h % 32 or w % 32:
             raise ValueError(f"image size must be a multiple of 32, got {h}x{w}")
         corr = self.correspondence(semantic, exemplar, exemplar_semantic, label_ids=label_ids, **corr_kwargs)
-        image = self.generator(torch.cat([corr.warp_out, semantic], 1), label_ids)
+        if label_ids is not None and self.cfg.label_nc and not torch.is_grad_enabled():
+            # inference: SPADE reads the one-hot part through the ids, so only the first layer sees the full
+            # conditioning, at 1/32 (nearest resizing commutes with the concatenation: the same numbers)
+            small = (h // 32, w // 32)
+            fc_cond = torch.cat([F.interpolate(corr.warp_out, size=small, mode="nearest"),
+                                 F.interpolate(semantic, size=small, mode="nearest")], 1)
+            del semantic
+            image = self.generator(corr.warp_out, label_ids, fc_cond=fc_cond)
+        else:
+            image = self.generator(torch.cat([corr.warp_out, semantic], 1), label_ids)
         return TranslationOutput(image=image, warped=corr.warp_out, correspondence=corr)
 
 
@@ -80,4 +101,4 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["CoCosNet", "TranslationOutput", "count_parameters", "encode_semantic"]
+__all__ = ["CoCosNet", "TranslationOutput", "checked_label_ids", "count_parameters", "encode_semantic"]

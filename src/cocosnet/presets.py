@@ -49,7 +49,7 @@ class ModelConfig:
     maskmix: bool = True  # concatenate each side's downsampled label map to its adaptor features
     warp: WarpMode = "nearest"  # upsampling of the low-res warp ("patch" = DeepFashion's 4x4 patch warp)
     warp_mask: bool = False  # also warp the exemplar's one-hot label (ADE20k's mask loss)
-    warp_chunk: int = 4096  # query rows per block in the chunked warp (capped at 32 MB of scores)
+    warp_chunk: int = 4096  # query rows per block in the chunked warp (capped at 16 MB of scores)
     warp_impl: AttentionImpl = "auto"  # auto = chunked (memory-linear); dense = the official matrix; sdpa
 
     # Translation generator.

@@ -21,7 +21,7 @@ def _dense(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> t
     return torch.matmul(torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * scale, dim=-1), v)
 
 
-MAX_BLOCK_ELEMENTS = 1 << 23  # 32 MB of fp32 scores per block at most (keeps inference peak RSS low)
+MAX_BLOCK_ELEMENTS = 1 << 22  # 16 MB of fp32 scores per block at most (keeps inference peak RSS low)
 
 
 def _chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, chunk: int) -> torch.Tensor:
@@ -29,6 +29,11 @@ def _chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, ch
     if q.shape[-2] <= chunk:
         return _dense(q, k, v, scale)
     kt = k.transpose(-1, -2)
+    if not torch.is_grad_enabled():  # inference: scale the scores in place, write each block into the result
+        out = q.new_empty(*q.shape[:-1], v.shape[-1])
+        for qc, oc in zip(q.split(chunk, dim=-2), out.split(chunk, dim=-2), strict=True):
+            torch.matmul(torch.softmax(torch.matmul(qc, kt).mul_(scale), dim=-1), v, out=oc)
+        return out
     return torch.cat(
         [torch.matmul(torch.softmax(torch.matmul(qc, kt) * scale, dim=-1), v) for qc in q.split(chunk, dim=-2)],
         dim=-2,

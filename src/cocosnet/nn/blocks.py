@@ -33,10 +33,11 @@ class SPADEResnetBlock(nn.Module):
             cond = F.interpolate(cond, size=x.shape[-2:], mode="nearest")
         if ids is not None:
             ids = resize_ids(ids, x.shape[-2:])
+        inplace = not torch.is_grad_enabled()  # inference: reuse buffers (same numbers, lower peak memory)
         x_s = self.conv_s(self.norm_s(x, cond, ids)) if self.learned_shortcut else x
-        dx = self.conv_0(self.pad(F.leaky_relu(self.norm_0(x, cond, ids), 0.2)))
-        dx = self.conv_1(self.pad(F.leaky_relu(self.norm_1(dx, cond, ids), 0.2)))
-        return x_s + dx
+        dx = self.conv_0(self.pad(F.leaky_relu(self.norm_0(x, cond, ids), 0.2, inplace=inplace)))
+        dx = self.conv_1(self.pad(F.leaky_relu(self.norm_1(dx, cond, ids), 0.2, inplace=inplace)))
+        return dx.add_(x_s) if inplace else x_s + dx
 
 
 class ResidualBlock(nn.Module):

@@ -25,6 +25,8 @@ class PositionalNorm2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=1)
+        if not torch.is_grad_enabled():  # inference: one full-size tensor instead of two (same numbers)
+            return (x - mean).div_((var + self.eps).sqrt_())
         return (x - mean) / (var + self.eps).sqrt()
 
 
@@ -48,7 +50,8 @@ def onehot_conv3x3(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     for i in range(3):
         for j in range(3):
             tap = F.embedding(padded[:, i : i + h, j : j + w], tables[i, j])  # [B,H,W,out]
-            out = tap if out is None else out + tap
+            # in place: embedding's backward needs neither its output nor the running sum
+            out = tap if out is None else out.add_(tap)
     return out.permute(0, 3, 1, 2)
 
 
@@ -76,6 +79,8 @@ class SPADE(nn.Module):
         out = onehot_conv3x3(ids, conv.weight[:, k:])
         if k:
             out = out + F.conv2d(self.pad(cond[:, :k]), conv.weight[:, :k])
+        if not torch.is_grad_enabled():
+            return out.add_(conv.bias[:, None, None]).relu_()
         return F.relu(out + conv.bias[:, None, None])
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -85,4 +90,9 @@ class SPADE(nn.Module):
         if ids is not None:
             ids = resize_ids(ids, x.shape[-2:])
         actv = self.pad(self.shared(cond, ids))
+        if not torch.is_grad_enabled():  # inference: modulate in place, free each map once used (same numbers)
+            normalized.mul_(self.mlp_gamma(actv).add_(1))
+            beta = self.mlp_beta(actv)
+            del actv
+            return normalized.add_(beta)
         return normalized * (1 + self.mlp_gamma(actv)) + self.mlp_beta(actv)
