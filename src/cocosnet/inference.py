@@ -20,7 +20,7 @@ from cocosnet.checkpoints import (
     read_native_config,
     save_native,
 )
-from cocosnet.memory import return_freed_tensors_to_os
+from cocosnet.memory import INFERENCE_MMAP_THRESHOLD, set_malloc_mmap_threshold
 from cocosnet.model import CoCosNet, checked_label_ids
 from cocosnet.nn.spectral import fold_spectral_norm_, unfold_state_dict
 from cocosnet.preprocess import image_to_tensor, label_to_tensor, tensor_to_image
@@ -91,7 +91,7 @@ class Translator:
                  dtype: str = "float32"):
         self.device = resolve_device(device)
         if self.device.type == "cpu":
-            return_freed_tensors_to_os()  # freed feature maps go back to the system (lower peak RSS)
+            set_malloc_mmap_threshold(INFERENCE_MMAP_THRESHOLD)  # freed feature maps go back to the system
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
         if dtype == "float16" and self.device.type == "cpu":

@@ -1,31 +1,79 @@
-"""Process memory: keep glibc from holding on to freed tensor buffers.
+"""Process memory on glibc: keep freed tensor buffers from staying resident.
 
-glibc raises its mmap threshold each time a large block is freed (up to 32 MB), after which tensors of up to that
-size come from the heap and their memory stays with the process when freed. Inference allocates and frees many
-10-40 MB feature maps, so peak RSS grew by ~100-160 MB (measured on the ADE20k model at 256^2). A fixed
-threshold makes every block above it a private mapping that is returned to the system on free.
+glibc serves blocks below its mmap threshold from its heap and keeps freed heap memory mapped for reuse; the
+threshold also grows by itself (up to 32 MB) each time a larger mmapped block is freed, so after a few steps nearly
+every feature map lives in the heap and the heap's fragmentation shows up as resident memory nobody uses.
+Inference (ADE20k, 256^2) peaked ~100-160 MB higher for it; a training step at the official widths (256^2, batch 1,
+gradient checkpointing) ~1 GiB higher (4.86 GiB with glibc's defaults vs 3.89 GiB with a fixed 64 KiB threshold).
+A fixed threshold stops the growth (big blocks are mmapped and returned on free); `trim_heap` hands free heap pages
+back. The numbers computed are unchanged; only where the allocator puts them.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import functools
+import sys
 
-M_MMAP_THRESHOLD = -3  # mallopt parameter numbers from glibc's malloc.h
-MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's own initial value, no longer moved by frees
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
+INFERENCE_MMAP_THRESHOLD = 128 * 1024  # glibc's initial threshold, pinned so frees no longer move it
+_applied: int | None = None
 
 
-@functools.cache
-def return_freed_tensors_to_os() -> bool:
-    """Pin glibc's mmap threshold (once per process). True where it applied; False off glibc (macOS, musl, Windows)."""
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "gnu_get_libc_version") else None  # glibc only
+
+
+def set_malloc_mmap_threshold(nbytes: int) -> bool:
+    """mallopt(M_MMAP_THRESHOLD, nbytes) for the whole process (glibc on Linux; elsewhere nothing happens).
+
+    Returns True when it was applied. Process-wide and idempotent; an environment variable MALLOC_MMAP_THRESHOLD_
+    set by the user wins (this then does nothing).
+    """
+    global _applied
+    import os
+
+    if nbytes <= 0 or "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+    if _applied == nbytes:
+        return True
+    libc = _libc()
+    if libc is None:
+        return False
+    ok = bool(libc.mallopt(ctypes.c_int(M_MMAP_THRESHOLD), ctypes.c_int(nbytes)))
+    if ok:
+        _applied = nbytes
+    return ok
+
+
+def trim_heap() -> bool:
+    """malloc_trim(0): hand the free pages inside glibc's heap back to the system (glibc on Linux; else a no-op).
+
+    Freed activations stay resident in the heap until reused; trimming before the backward pass and after each
+    optimiser step keeps them from adding to the peak when the next phase cannot reuse them. Costs a heap walk
+    and the page faults of re-touching the released pages."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "malloc_trim"):
+        return False
+    return bool(libc.malloc_trim(ctypes.c_size_t(0)))
+
+
+def peak_rss_bytes() -> int | None:
+    """This process's peak resident set size (VmHWM), or None where /proc is not available."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+__all__ = ["peak_rss_bytes", "set_malloc_mmap_threshold", "trim_heap"]

