@@ -45,13 +45,13 @@ def write_weights(preset: str, folder: Path) -> None:
         torch.save(model.correspondence.state_dict(), folder / "latest_net_Corr.pth")
 
 
-def case(preset: str, folder: str, repeats: int, device: str, batch: int) -> dict:
+def case(preset: str, folder: str, repeats: int, device: str, batch: int, low_memory: bool = False) -> dict:
     import torch
 
     from cocosnet.inference import Translator
 
     t0 = time.perf_counter()
-    tr = Translator.from_official(preset, folder=folder, device=device)
+    tr = Translator.from_official(preset, folder=folder, device=device, low_memory=low_memory)
     load_s = time.perf_counter() - t0
     cfg = tr.cfg
     size = cfg.image_size
@@ -85,28 +85,31 @@ def case(preset: str, folder: str, repeats: int, device: str, batch: int) -> dic
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--case", nargs=5, metavar=("PRESET", "DIR", "REPEATS", "DEVICE", "BATCH"))
+    ap.add_argument("--case", nargs=6, metavar=("PRESET", "DIR", "REPEATS", "DEVICE", "BATCH", "LOW_MEMORY"))
     ap.add_argument("--presets", nargs="+", default=["ade20k", "celebahq_edge", "deepfashion"])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--low-memory", action="store_true", help="Translator(low_memory=True): lower peak RSS, slower")
     args = ap.parse_args()
     if args.case:
-        p, d, r, dev, b = args.case
-        print(json.dumps(case(p, d, int(r), dev, int(b))))
+        p, d, r, dev, b, low = args.case
+        print(json.dumps(case(p, d, int(r), dev, int(b), low == "1")))
         return
     rows = []
     for preset in args.presets:
         with tempfile.TemporaryDirectory() as tmp:
             write_weights(preset, Path(tmp))
-            r = run_case(Path(__file__), [preset, tmp, str(args.repeats), args.device, str(args.batch)])
+            r = run_case(Path(__file__), [preset, tmp, str(args.repeats), args.device, str(args.batch),
+                                                 "1" if args.low_memory else "0"])
         if "error" in r:
             rows.append([preset, "error", r["error"][:80], "", "", "", ""])
             continue
         off_s, off_gb = OFFICIAL[preset]
         rows.append([preset, f"{r['seconds']:.2f}", f"{r['peak_gb']:.2f}", f"{r['gflop']:.0f}", f"{r['load_s']:.2f}",
                      f"{off_s} / {off_gb}" if args.device == "cpu" else "", r["finite"]])
-    print(f"machine: {machine()}; device {args.device}; batch {args.batch}; median of {args.repeats}")
+    print(f"machine: {machine()}; device {args.device}; batch {args.batch}; median of {args.repeats}"
+          f"{'; low_memory' if args.low_memory else ''}")
     print_table(["preset", "s / image", "peak RSS GB", "GFLOP", "load s", "official s / GB (CPU)", "finite"], rows)
 
 

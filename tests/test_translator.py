@@ -169,3 +169,15 @@ def test_cli_translate_and_convert(official_tiny, files, tmp_path, capsys):
                "--out", str(tmp_path / "x.png")])
     assert rc == 2 and "nope.jpg" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_low_memory_pins_the_allocator_only_when_asked(official_tiny, monkeypatch):
+    import cocosnet.inference as inference
+
+    calls = []
+    monkeypatch.setattr(inference, "set_malloc_mmap_threshold", lambda n: calls.append(n) or True)
+    _, folder = official_tiny
+    Translator.from_official("tiny", folder=folder, device="cpu")
+    assert calls == []  # the default keeps glibc's fast heap reuse
+    Translator.from_official("tiny", folder=folder, device="cpu", low_memory=True)
+    assert calls == [inference.INFERENCE_MMAP_THRESHOLD]

@@ -88,10 +88,12 @@ class Translator:
     `translator.translate(semantic, exemplar, exemplar_semantic)`."""
 
     def __init__(self, model: CoCosNet, device: str | torch.device = "auto", extra: dict | None = None,
-                 dtype: str = "float32"):
+                 dtype: str = "float32", low_memory: bool = False):
+        """low_memory (CPU, glibc): every freed feature map goes straight back to the system — ADE20k at 256^2
+        peaks at 1.18 instead of 1.51 GB, but re-faulting fresh pages makes it ~1.9x slower (7.2 vs 3.8 s)."""
         self.device = resolve_device(device)
-        if self.device.type == "cpu":
-            set_malloc_mmap_threshold(INFERENCE_MMAP_THRESHOLD)  # freed feature maps go back to the system
+        if low_memory and self.device.type == "cpu":
+            set_malloc_mmap_threshold(INFERENCE_MMAP_THRESHOLD)  # process-wide
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
         if dtype == "float16" and self.device.type == "cpu":
@@ -113,6 +115,7 @@ class Translator:
         folder: str | Path | None = None,
         device: str | torch.device = "auto",
         dtype: str = "float32",
+        low_memory: bool = False,
         **overrides: Any,
     ) -> Translator:
         """The authors' `latest_net_G.pth` + `latest_net_Corr.pth` (or a `folder` holding them), loaded strictly."""
@@ -126,11 +129,13 @@ class Translator:
             model = CoCosNet(cfg)
         load_strict(model.generator, load_torch_state_dict(netG, "netG checkpoint"), str(netG))
         load_strict(model.correspondence, load_torch_state_dict(netCorr, "netCorr checkpoint"), str(netCorr))
-        return cls(model, device, extra={"source": "official", "preset": cfg.name}, dtype=dtype)
+        return cls(model, device, extra={"source": "official", "preset": cfg.name}, dtype=dtype,
+                   low_memory=low_memory)
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str | torch.device = "auto",
-                        dtype: str = "float32", image_size: int | None = None) -> Translator:
+                        dtype: str = "float32", image_size: int | None = None,
+                        low_memory: bool = False) -> Translator:
         """A native folder: `config.json` + `model.safetensors` (from save_pretrained, training or convert).
 
         image_size: run at another resolution than the one trained (the networks are convolutional; quality is
@@ -141,7 +146,7 @@ class Translator:
             model = CoCosNet(cfg)
         load_strict(model, load_native_state(folder), str(Path(folder) / "model.safetensors"))
         extra = {k: v for k, v in config.items() if k not in ("model", "format", "version")}
-        return cls(model, device, extra=extra, dtype=dtype)
+        return cls(model, device, extra=extra, dtype=dtype, low_memory=low_memory)
 
     def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> Path:
         state = unfold_state_dict(self.model.state_dict(), self._folded_sn)  # the official key layout

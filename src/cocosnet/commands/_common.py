@@ -15,6 +15,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
                    help="float32 reproduces the official images; bfloat16 (CPU/GPU) and float16 (GPU) are faster")
+    p.add_argument("--low-memory", action="store_true",
+                   help="CPU: return freed feature maps to the system at once (lower peak RSS, slower)")
 
 
 def load_translator(args: argparse.Namespace):
@@ -25,11 +27,12 @@ def load_translator(args: argparse.Namespace):
             raise ValueError("--official needs --preset (which data set the checkpoint was trained on)")
         overrides = {"image_size": args.image_size} if args.image_size else {}
         return Translator.from_official(args.preset, folder=args.official, device=args.device,
-                                          dtype=args.dtype, **overrides)
+                                          dtype=args.dtype,
+                                          low_memory=args.low_memory, **overrides)
     if args.checkpoint:
         return Translator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype,
-                                          image_size=args.image_size)
+                                          image_size=args.image_size, low_memory=args.low_memory)
     from cocosnet.default_model import default_checkpoint
 
     return Translator.from_pretrained(default_checkpoint(), device=args.device, dtype=args.dtype,
-                                      image_size=args.image_size)
+                                      image_size=args.image_size, low_memory=args.low_memory)
