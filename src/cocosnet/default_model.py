@@ -10,7 +10,7 @@ DEFAULT_DIR = Path(__file__).parent / "weights" / "landscapes"
 def default_checkpoint() -> Path:
     if not (DEFAULT_DIR / "model.safetensors").is_file():
         raise FileNotFoundError(
-            f"no default model is bundled yet ({DEFAULT_DIR}); give --checkpoint DIR (a native folder) or "
-            "--official DIR --preset NAME (the authors' checkpoints)"
+            f"the bundled landscapes model is missing ({DEFAULT_DIR / 'model.safetensors'}): reinstall cocosnet, or "
+            "give --checkpoint DIR (a native folder) or --official DIR --preset NAME (the authors' checkpoints)"
         )
     return DEFAULT_DIR
