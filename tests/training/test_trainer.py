@@ -206,6 +206,10 @@ def test_host_memory_helpers_change_nothing_but_the_allocator(vgg):
     preset = tiny_preset("tiny")
     a = Trainer(preset, TrainConfig(batch_size=2, trim_host_memory=False), vgg)
     b = Trainer(preset, TrainConfig(batch_size=2, trim_host_memory=True), vgg)
+    assert not a.trims_host_memory and b.trims_host_memory
+    # by default the heap is trimmed only where memory is the point: with gradient checkpointing
+    assert not Trainer(preset, TrainConfig(batch_size=2), vgg).trims_host_memory
+    assert Trainer(preset, TrainConfig(batch_size=2, grad_checkpointing=True), vgg).trims_host_memory
     batch = make_batch(preset.model, 2, seed=3)
     la, lb = a.train_step(batch), b.train_step(batch)
     assert la == lb

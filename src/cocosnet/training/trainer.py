@@ -161,9 +161,11 @@ class Trainer:
         self.model.to(self.device).train()
         self.discriminator.to(self.device).train()
         self.ema = EMA(self.model, self.tc.ema_decay) if self.tc.ema_decay > 0 else None
+        trim = self.tc.trim_host_memory if self.tc.trim_host_memory is not None else self.tc.grad_checkpointing
+        self.trims_host_memory = self.device.type == "cpu" and trim
         if self.tc.grad_checkpointing:
             enable_gradient_checkpointing(self.model)
-            set_trim_before_recompute(self.device.type == "cpu" and self.tc.trim_host_memory)
+            set_trim_before_recompute(self.trims_host_memory)
         self.vgg = vgg.to(self.device).eval().requires_grad_(False)
 
         self.g_forward: nn.Module = _GeneratorForward(self.model)
@@ -329,7 +331,7 @@ class Trainer:
         return ok
 
     def _trim(self) -> None:
-        if self.device.type == "cpu" and self.tc.trim_host_memory:
+        if self.trims_host_memory:
             trim_heap()
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
@@ -340,7 +342,7 @@ class Trainer:
         b = self.prepare(batch)
         g, out = self._generator_losses(b, self.g_forward)
         g_total = sum(g.values())
-        if self.device.type == "cpu" and self.tc.trim_host_memory and out["warped"].requires_grad:
+        if self.trims_host_memory and out["warped"].requires_grad:
             # the generator's backward is done when the warped exemplar's gradient arrives: trim its freed
             # activations before the correspondence's backward (no effect on the gradient)
             out["warped"].register_hook(lambda grad: self._trim())
