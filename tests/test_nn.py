@@ -1,5 +1,6 @@
 """Pins the numerical conventions derived from the official code (see ARCHITECTURE.md §9)."""
 
+import dataclasses
 import math
 
 import pytest
@@ -155,3 +156,32 @@ def test_freed_tensors_go_back_to_the_system_on_glibc(monkeypatch):
     assert memory.set_malloc_mmap_threshold(0) is False  # nothing to set
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")  # the user's own setting wins
     assert memory.set_malloc_mmap_threshold(memory.INFERENCE_MMAP_THRESHOLD) is False
+
+
+@pytest.mark.parametrize("preset,rows", [("tiny", 16), ("tiny", 21), ("deepfashion", 32)])
+def test_generator_full_resolution_stage_in_row_bands_equals_the_whole_image(preset, rows, monkeypatch):
+    """Inference runs the last block + conv_img in bands of rows with a halo: the same image as one pass, with
+    class ids (one-hot lookups, reflection padding at the image edge) and with dense semantics."""
+    from cocosnet.generator import Generator
+    from cocosnet.model import encode_semantic
+    from cocosnet.presets import get_model_config
+
+    cfg = get_model_config(preset, image_size=128, ngf=2, spade_hidden=4, band_rows=rows)
+    torch.manual_seed(0)
+    gen = Generator(cfg).eval()
+    whole = Generator(dataclasses.replace(cfg, band_rows=0)).eval()
+    whole.load_state_dict(gen.state_dict())
+    if cfg.label_nc:
+        ids = torch.randint(0, cfg.label_nc, (2, 128, 128))
+        semantic = encode_semantic(ids[:, None], cfg)
+    else:
+        ids, semantic = None, torch.rand(2, cfg.semantic_nc, 128, 128)
+    cond = torch.cat([torch.rand(2, 3, 128, 128) * 2 - 1, semantic], 1)
+    calls = []
+    monkeypatch.setattr(gen, "_last_stage", lambda x, c, i: calls.append(x.shape[-2]) or
+                        Generator._last_stage(gen, x, c, i))
+    with torch.inference_mode():
+        banded, reference = gen(cond, ids), whole(cond, ids)
+    assert len(calls) == math.ceil(128 / (rows + rows % 2)) and max(calls) < 128
+    assert banded.shape == reference.shape == (2, 3, 128, 128)
+    assert torch.allclose(banded, reference, atol=1e-6), (banded - reference).abs().max()

@@ -12,6 +12,11 @@ from torch import nn
 from cocosnet.nn import SelfAttention, SPADEResnetBlock
 from cocosnet.presets import ModelConfig
 
+# Rows of context one output row of the full-resolution stage reads: conv_img 1 + conv_1 1 + conv_0 1 + the two
+# 3x3 convolutions of a SPADE over the conditioning 2 = 5; rounded up to even, so a band starts on a row of the
+# half-resolution input.
+_BAND_HALO = 6
+
 
 class Generator(nn.Module):
     def __init__(self, cfg: ModelConfig):
@@ -60,5 +65,38 @@ class Generator(nn.Module):
         if self.cfg.use_attention:
             x = self.attn(x)
         x = self.up_2(x, cond, ids)
-        x = self.up_3(self.up(x), cond, ids)
-        return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))
+        if self._can_tile(x, cond, ids):
+            return self._last_stage_in_bands(x, cond, ids)
+        return self._last_stage(self.up(x), cond, ids)
+
+    def _last_stage(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:
+        x = self.up_3(x, cond, ids)
+        return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2, inplace=not torch.is_grad_enabled())))
+
+    def _can_tile(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None) -> bool:
+        rows = self.cfg.band_rows
+        h, w = 2 * x.shape[-2], 2 * x.shape[-1]
+        return (not torch.is_grad_enabled() and rows > 0 and h > rows + 2 * _BAND_HALO
+                and tuple(cond.shape[-2:]) == (h, w) and (ids is None or tuple(ids.shape[-2:]) == (h, w)))
+
+    def _last_stage_in_bands(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:
+        """Inference: the full-resolution block + conv_img, one band of rows at a time.
+
+        Everything after the self-attention is local: an output row depends on rows within _BAND_HALO of it (the
+        3x3 convolutions of the two SPADE layers, the block's two convolutions and conv_img). Each band is computed
+        with that many extra rows on each side, taken from the real neighbours (the image edge is padded as in the
+        untiled pass), and the extra rows are dropped: the same numbers, while the biggest feature maps (the
+        full-resolution SPADE's hidden, gamma and beta maps) exist for one band at a time.
+        """
+        h = 2 * x.shape[-2]
+        rows, halo = self.cfg.band_rows + self.cfg.band_rows % 2, _BAND_HALO
+        out = None
+        for top in range(0, h, rows):
+            bottom = min(h, top + rows)
+            a, b = max(0, top - halo), min(h, bottom + halo)  # even: the half-resolution rows a/2 .. b/2
+            band = self._last_stage(self.up(x[..., a // 2 : b // 2, :]), cond[..., a:b, :],
+                                    None if ids is None else ids[..., a:b, :])
+            if out is None:
+                out = band.new_empty(*band.shape[:-2], h, band.shape[-1])
+            out[..., top:bottom, :] = band[..., top - a : top - a + bottom - top, :]
+        return out

@@ -57,6 +57,7 @@ class ModelConfig:
     spade_hidden: int = 128
     use_attention: bool = True  # self-attention before the 128x128 (image/2) block
     attention_impl: AttentionImpl = "auto"
+    band_rows: int = 64  # inference: the full-resolution block runs in row bands of this height (0: in one piece)
 
     # Multi-scale discriminator.
     ndf: int = 64
@@ -87,6 +88,8 @@ class ModelConfig:
             raise ValueError(f"image_size must be a multiple of 32 (5 upsamplings), got {self.image_size}")
         if self.label_nc and self.label_nc != self.semantic_nc:
             raise ValueError(f"label_nc ({self.label_nc}) must equal semantic_nc ({self.semantic_nc}) for label maps")
+        if self.band_rows < 0:
+            raise ValueError(f"band_rows must be >= 0 (0: the last block in one piece), got {self.band_rows}")
         if self.warp == "patch" and self.maskmix:
             raise ValueError("the patch warp (DeepFashion) is used without maskmix")
         if self.warp not in ("nearest", "bilinear", "patch"):
