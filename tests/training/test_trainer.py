@@ -212,3 +212,25 @@ def test_host_memory_helpers_change_nothing_but_the_allocator(vgg):
     la, lb = a.train_step(batch), b.train_step(batch)
     assert la == lb
     assert torch.equal(flat_params(a.model), flat_params(b.model))
+
+
+def test_channels_last_step_equals_the_default_layout(vgg):
+    """channels_last changes only the memory layout: the same losses and the same update up to float rounding.
+
+    Rounding is amplified in a few parameters whose true gradient is zero (conv biases before an instance norm:
+    Adam's first step moves them by ~lr in the direction of their rounding noise), so the update is compared as
+    a whole and per element."""
+    preset = tiny_preset("tiny")
+    batch = make_batch(preset.model, 2, seed=3)
+    runs = []
+    for channels_last in (False, True):
+        trainer = Trainer(preset, TrainConfig(batch_size=2, channels_last=channels_last), vgg)
+        before = flat_params(trainer.model).clone()
+        runs.append((trainer.train_step(batch), flat_params(trainer.model) - before, trainer))
+    (loss_a, step_a, _), (loss_b, step_b, tr_b) = runs
+    assert tr_b.model.generator.fc.weight.is_contiguous(memory_format=torch.channels_last)
+    assert loss_a.keys() == loss_b.keys()
+    assert all(math.isclose(loss_a[k], loss_b[k], rel_tol=1e-4, abs_tol=1e-5) for k in loss_a)
+    diff = (step_a - step_b).abs()
+    assert diff.norm() < 0.05 * step_a.norm()
+    assert (diff > 1e-6).float().mean() < 1e-3

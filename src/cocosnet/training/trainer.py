@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from cocosnet import losses as L
-from cocosnet.checkpoints import FORMAT_VERSION
+from cocosnet.checkpoints import FORMAT_VERSION, load_native_state, load_strict
 from cocosnet.discriminator import MultiscaleDiscriminator
 from cocosnet.memory import set_malloc_mmap_threshold, trim_heap
 from cocosnet.model import CoCosNet
@@ -167,6 +167,9 @@ class Trainer:
             enable_gradient_checkpointing(self.model)
             set_trim_before_recompute(self.trims_host_memory)
         self.vgg = vgg.to(self.device).eval().requires_grad_(False)
+        if self.tc.channels_last:
+            for m in (self.model, self.discriminator, self.vgg):
+                m.to(memory_format=torch.channels_last)
 
         self.g_forward: nn.Module = _GeneratorForward(self.model)
         self.d_forward: nn.Module = self.discriminator
@@ -215,6 +218,10 @@ class Trainer:
         ex_label = batch.get("exemplar_label")
         b["exemplar_label"] = ex_label.to(dev) if ex_label is not None else None
         b["exemplar_semantic"] = self.model.encode(b["exemplar_label"]).to(dtype) if ex_label is not None else None
+        if self.tc.channels_last:
+            for key in ("semantic", "real", "exemplar", "exemplar_semantic"):
+                if b[key] is not None:
+                    b[key] = b[key].contiguous(memory_format=torch.channels_last)
         self_ref = batch.get("self_ref")
         n = label.shape[0]
         b["self_ref"] = (torch.as_tensor(self_ref, dtype=torch.float32).reshape(n, -1)[:, 0].to(dev)
@@ -437,6 +444,19 @@ class Trainer:
             self._stream.load_state_dict(self._resume_data)
         rngs = state["rng"]
         ckpt.set_rng_state(rngs[dist.rank()] if dist.rank() < len(rngs) else rngs[0])
+
+    def init_from(self, folder: str | Path) -> None:
+        """Start from trained weights (fine-tuning): a native folder's generator + correspondence, and its
+        `discriminator.safetensors` when there is one (a training checkpoint has it; an exported model has not, so
+        D starts fresh). Step, optimisers and data position start from zero, unlike `--resume`."""
+        folder = Path(folder)
+        state = {k: v.to(self.device) for k, v in load_native_state(folder).items()}
+        load_strict(self.model, state, str(folder / ckpt.MODEL_FILE), assign=False)
+        if self.ema is not None:
+            self.ema.model.load_state_dict(self.model.state_dict())
+        d_file = folder / ckpt.DISCRIMINATOR_FILE
+        if d_file.is_file():
+            load_strict(self.discriminator, ckpt.load_tensors(d_file, self.device), str(d_file), assign=False)
 
     # ---------------------------------------------------------------------------------------------------- the loop
     def _on_signal(self, signum: int, frame: Any) -> None:
