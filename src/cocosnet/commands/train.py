@@ -85,16 +85,11 @@ def build_training_dataset(name: str, data: str, image_size: int, preset: Any, s
     return build_dataset(name, data, "train", crop_size=image_size, seed=seed, **probs)
 
 
-def ckpt_exists(out: Path) -> bool:
-    from cocosnet.training.checkpoint import latest_checkpoint
-
-    return latest_checkpoint(out) is not None
-
-
 def run(args: argparse.Namespace) -> int:
     from cocosnet.presets import get_preset
     from cocosnet.training import TrainConfig, Trainer
     from cocosnet.training import distributed as dist
+    from cocosnet.training.checkpoint import latest_checkpoint
     from cocosnet.vgg import load_vgg19
 
     overrides = _parse_overrides(args.set)
@@ -128,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         )
         out = Path(args.out or f"runs/{cfg.name}")
         trainer = Trainer(preset, tc, vgg, device=device)
-        if args.init_from and not (args.resume and ckpt_exists(out)):
+        if args.init_from and not (args.resume and latest_checkpoint(out) is not None):  # --resume wins
             trainer.init_from(args.init_from)
         if dist.is_main():
             n_g = sum(p.numel() for p in trainer.model.parameters())
