@@ -49,7 +49,7 @@ def run_model(model: CoCosNet, semantic: torch.Tensor, exemplar: torch.Tensor,
     cfg = model.cfg
     ex_sem = None
     if exemplar_semantic is not None:
-        if cfg.label_nc and exemplar_semantic.dim() == 4 and cfg.feature_stride > 1 and cfg.warp != "patch":
+        if cfg.label_nc and exemplar_semantic.dim() == 4 and cfg.feature_stride > 1:
             # the correspondence reads the exemplar's label map only nearest-resized to the feature size (maskmix;
             # no warped mask here): resizing the ids first gives the same one-hot map at 1/stride^2 of the memory
             ids = checked_label_ids(exemplar_semantic, cfg)[:, 0]  # range checks on the full map

@@ -47,7 +47,9 @@ class ModelConfig:
     match_kernel: int = 3  # 3x3 unfolded feature vectors
     temperature: float = 0.01
     maskmix: bool = True  # concatenate each side's downsampled label map to its adaptor features
-    warp: WarpMode = "nearest"  # upsampling of the low-res warp ("patch" = DeepFashion's 4x4 patch warp)
+    # upsampling of the low-res warp; "patch": the correspondence moves stride x stride patches of the full-resolution
+    # exemplar (DeepFashion; landscapes too, with maskmix)
+    warp: WarpMode = "nearest"
     warp_mask: bool = False  # also warp the exemplar's one-hot label (ADE20k's mask loss)
     warp_chunk: int = 4096  # query rows per block in the chunked warp (capped at 16 MB of scores)
     warp_impl: AttentionImpl = "auto"  # auto = chunked (memory-linear); dense = the official matrix; sdpa
@@ -90,8 +92,6 @@ class ModelConfig:
             raise ValueError(f"label_nc ({self.label_nc}) must equal semantic_nc ({self.semantic_nc}) for label maps")
         if self.band_rows < 0:
             raise ValueError(f"band_rows must be >= 0 (0: the last block in one piece), got {self.band_rows}")
-        if self.warp == "patch" and self.maskmix:
-            raise ValueError("the patch warp (DeepFashion) is used without maskmix")
         if self.warp not in ("nearest", "bilinear", "patch"):
             raise ValueError(f"warp must be nearest, bilinear or patch, got {self.warp!r}")
 
