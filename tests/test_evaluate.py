@@ -212,3 +212,23 @@ def test_mean_colour_baseline_refuses_dense_inputs():
     assert torch.equal(baseline_predictor("paste")(dense)["output"], dense["exemplar"])
     with pytest.raises(ValueError, match="unknown baseline 'median'"):
         baseline_predictor("median")
+
+
+def test_rerender_baseline_is_the_answer_key_with_new_noise_and_scores_below_paste():
+    """`rerender` paints each answer key's scene again (seed offset 0: the answer key to the bit) with other
+    texture noise: the same colours per class (small ΔE), not the same pixels, and at 64² a lower SWD against
+    the answer key than the pasted exemplar (a perfect model's score: what SWD can reach)."""
+    from cocosnet.data.landscapes_dataset import rerender_answer_key
+
+    batch = landscapes_pairs(8)
+    for scene, oracle in zip(batch["oracle_scene"], batch["oracle"], strict=True):
+        assert torch.equal(rerender_answer_key(scene, SIZE, seed_offset=0), oracle)
+    again = baseline_predictor("rerender")(batch)["output"]
+    assert again.shape == batch["oracle"].shape
+    assert not torch.equal(again, batch["oracle"])
+    delta_e, swd = direct_answer_key(again, batch)
+    paste_delta_e, paste_swd = direct_answer_key(batch["exemplar"], batch)
+    assert delta_e < 5.0 < paste_delta_e
+    assert swd["swd_avg"] < paste_swd["swd_avg"]
+    with pytest.raises(ValueError, match="needs the landscapes val or test split"):
+        baseline_predictor("rerender")({"label": batch["label"], "exemplar": batch["exemplar"]})

@@ -6,7 +6,7 @@ results = evaluate(translator, build_dataset("landscapes", split="test", size=25
 ```
 
 `predict` is anything `as_predictor` accepts: a `Translator`, a `CoCosNet` module (the training loop's, used
-as it is: no mode or device change), a baseline name (`"mean_colour"`, `"paste"`) or a callable
+as it is: no mode or device change), a baseline name (`"mean_colour"`, `"paste"`, `"rerender"`) or a callable
 `batch -> {"output": images, "warped": images}` (images in [-1, 1]; "warped" is optional).
 
 Every evaluated image set (output, warped) is encoded to `fmt` and decoded again before any metric sees it, as
@@ -44,7 +44,7 @@ from cocosnet.metrics.swd import SlicedWassersteinDistance
 METRICS = ("answer_key", "fid", "kid", "swd", "semantic", "style")
 LANDSCAPES_METRICS = ("answer_key",)
 REAL_DATA_METRICS = ("fid", "swd", "semantic", "style")
-BASELINES = ("mean_colour", "paste")
+BASELINES = ("mean_colour", "paste", "rerender")
 GRID_SAMPLES = 8
 
 Batch = Mapping[str, Any]
@@ -53,7 +53,8 @@ Predictor = Callable[[Batch], Mapping[str, Tensor]]
 
 # ------------------------------------------------------------------------------------------------ predictors
 def baseline_predictor(name: str) -> Predictor:
-    """`mean_colour`: the exemplar's per-class mean colour painted on the input layout; `paste`: the exemplar."""
+    """`mean_colour`: the exemplar's per-class mean colour painted on the input layout; `paste`: the exemplar;
+    `rerender` (landscapes): the answer key painted again with other texture noise, a perfect model's score."""
     key = name.replace("-", "_").lower().replace("color", "colour")
     if key == "mean_colour":
         def mean_colour(batch: Batch) -> dict[str, Tensor]:
@@ -65,6 +66,17 @@ def baseline_predictor(name: str) -> Predictor:
         return mean_colour
     if key == "paste":
         return lambda batch: {"output": baseline_paste(batch["exemplar"])}
+    if key == "rerender":
+        def rerender(batch: Batch) -> dict[str, Tensor]:
+            from cocosnet.data.landscapes_dataset import rerender_answer_key
+
+            if "oracle_scene" not in batch:
+                raise ValueError("the rerender baseline repaints the answer key's scene: it needs the landscapes "
+                                 "val or test split (--data landscapes)")
+            size = tuple(batch["label"].shape[-2:])
+            return {"output": torch.stack([rerender_answer_key(scene, size) for scene in batch["oracle_scene"]])}
+
+        return rerender
     raise ValueError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")
 
 

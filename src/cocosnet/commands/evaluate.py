@@ -13,9 +13,10 @@ LANDSCAPES_NUM = 200  # default number of landscapes test pairs
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
-    p.add_argument("--baseline", choices=("mean_colour", "paste"),
+    p.add_argument("--baseline", choices=("mean_colour", "paste", "rerender"),
                    help="evaluate a baseline instead of a model: the exemplar's per-class mean colour painted on "
-                        "the layout, or the exemplar pasted unchanged")
+                        "the layout, the exemplar pasted unchanged, or (landscapes) the answer key painted again "
+                        "with other texture noise: what a perfect model scores")
     p.add_argument("--compare", nargs="+", metavar="RESULTS",
                    help="print these results.json files (or their folders) side by side and exit")
     p.add_argument("--data", help="'landscapes' (procedural, with the answer key) or a data set root folder")
