@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("fastapi")
+from .conftest import require_module  # noqa: E402
+
+require_module("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from cocosnet.app import AppSettings, BackgroundServer, create_app, load_gallery  # noqa: E402

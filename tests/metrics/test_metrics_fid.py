@@ -11,6 +11,8 @@ from torch import nn
 
 from cocosnet.metrics import fid as M
 
+from ..conftest import missing
+
 
 class TinyInception(nn.Module):
     """A random-weight Inception-like extractor: uint8 (B, 3, H, W) -> (B, 8)."""
@@ -131,7 +133,7 @@ def test_real_fid_helper_network_on_tiny_images():
     try:
         net = M.load_inception()
     except FileNotFoundError as exc:
-        pytest.skip(str(exc))
+        missing(str(exc))
     real, other = _images(0, n=3), _images(1, n=3, shift=0.4)
     with torch.no_grad():
         feats = net(M.to_uint8(torch.cat([real, other])))

@@ -10,6 +10,8 @@ import torch
 from cocosnet.metrics.semantic import region_means, semantic_consistency, style_relevance
 from cocosnet.vgg import load_vgg19
 
+from ..conftest import missing
+
 
 class IdentityFeatures:
     """Stands in for VGG19Features: every layer's 'feature' is the image itself."""
@@ -83,7 +85,7 @@ def test_with_real_vgg_identical_is_one_and_ranking_is_sensible():
     try:
         vgg = load_vgg19()
     except FileNotFoundError as exc:
-        pytest.skip(str(exc))
+        missing(str(exc))
     g = torch.Generator().manual_seed(0)
     label = torch.zeros(2, 1, 32, 32, dtype=torch.long)
     label[:, :, 16:] = 1
