@@ -37,8 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(f"cocosnet.commands.{args._module}")
     try:
         return int(module.run(args) or 0)
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:
-        # User-facing errors already name the file/shape/value; no traceback for them.
+    except (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError, ValueError,
+            KeyError, RuntimeError) as exc:
+        # User-facing errors already name the file/shape/value (an unwritable output: `fileio.OutputPathError`, a
+        # ValueError); no traceback for them.
         print(f"cocosnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

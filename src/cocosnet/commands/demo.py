@@ -34,9 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from cocosnet.data.landscapes import colorize
     from cocosnet.data.landscapes_dataset import LandscapesDataset
     from cocosnet.default_model import default_checkpoint
+    from cocosnet.fileio import check_output_dir
     from cocosnet.inference import Translator
     from cocosnet.metrics.results import make_grid
 
+    check_output_dir(args.out)
     translator = Translator.from_pretrained(args.checkpoint or default_checkpoint(), device=args.device)
     cfg = translator.cfg
     samples = pick_pairs(LandscapesDataset("test", size=cfg.image_size, length=1000), args.num)

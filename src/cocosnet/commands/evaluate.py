@@ -77,6 +77,7 @@ def build_eval_dataset(args: argparse.Namespace, cfg, image_size: int):
 
 def run(args: argparse.Namespace) -> int:
     from cocosnet.evaluation import evaluate
+    from cocosnet.fileio import check_output_dir
     from cocosnet.metrics.results import compare_results
 
     if args.compare:
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--baseline evaluates no model: leave out --checkpoint/--official")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    check_output_dir(args.out)
 
     palette = None
     if args.baseline:

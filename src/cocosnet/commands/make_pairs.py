@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cocosnet.data import DATASETS, build_dataset
 from cocosnet.data.pairs import make_pairs, write_pairs
+from cocosnet.fileio import check_output_path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,6 +43,8 @@ def _load_fn(spec: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    out = Path(args.out) if args.out else Path(args.root) / f"pairs_{args.split}.txt"
+    check_output_path(out)
     opts = dict(crop_size=args.size, skip_bad=args.skip_bad, pairs={})
     if args.dataset == "folder":
         opts["label_nc"] = args.label_nc
@@ -53,7 +56,6 @@ def run(args: argparse.Namespace) -> int:
         cands = ds.candidate_keys()
     fn = _load_fn(args.feature_fn) if args.feature_fn else None
     pairs = make_pairs(ds, k=args.refs, feature_fn=fn, extra_weight=args.feature_weight, candidate_keys=cands)
-    out = Path(args.out) if args.out else Path(args.root) / f"pairs_{args.split}.txt"
     write_pairs(out, pairs)
     msg = f"wrote {len(pairs)} entries to {out}"
     if ds.bad.count:

@@ -6,6 +6,7 @@ import argparse
 
 from cocosnet.commands._common import add_model_arguments, load_translator
 from cocosnet.data.io import save_image
+from cocosnet.fileio import OutputPathError, check_output_path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,6 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # every output is checked before the model loads, so a bad --warp-out cannot leave a written --out behind
+    out = check_output_path(args.out)
+    if args.warp_out and check_output_path(args.warp_out) == out:
+        raise OutputPathError(args.warp_out, "it is the same file as --out")
     translator = load_translator(args)
     result = translator.translate(args.input, args.exemplar, args.exemplar_label)
     save_image(args.out, result.images()[0])
