@@ -35,11 +35,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
     """
     if os.fspath(path).endswith(os.sep):
         raise OutputPathError(path, "the path names a directory (it ends with a slash), not a file")
-    target = Path(os.path.realpath(path))
-    if not os.path.lexists(target):
-        _check_creatable(path, target)
+    target, mode = _resolve(path)
+    if mode is None:
         return target
-    mode = os.lstat(target).st_mode
     if not stat.S_ISREG(mode):
         raise OutputPathError(path, f"it is {_kind(mode)}{_resolved(path, target)}; outputs are written only as "
                                     "regular files")
@@ -50,16 +48,23 @@ def check_output_path(path: str | os.PathLike) -> Path:
 
 def check_output_dir(path: str | os.PathLike) -> Path:
     """The directory that outputs under `path` go to (symlinks followed): an existing one or one that can be made."""
-    target = Path(os.path.realpath(path))
-    if not os.path.lexists(target):
-        _check_creatable(path, target)
+    target, mode = _resolve(path)
+    if mode is None:
         return target
-    mode = os.lstat(target).st_mode
     if not stat.S_ISDIR(mode):
         raise OutputPathError(path, f"it is {_kind(mode)}{_resolved(path, target)}, not a directory")
     if not os.access(target, os.W_OK | os.X_OK):
         raise OutputPathError(path, "permission denied")
     return target
+
+
+def _resolve(path: str | os.PathLike) -> tuple[Path, int | None]:
+    """`path` with symlinks followed and its file mode; None for a new path, once it is known it can be created."""
+    target = Path(os.path.realpath(path))
+    if not os.path.lexists(target):
+        _check_creatable(path, target)
+        return target, None
+    return target, os.lstat(target).st_mode
 
 
 def _check_creatable(path: str | os.PathLike, target: Path) -> None:
