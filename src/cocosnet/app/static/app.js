@@ -16,8 +16,9 @@ async function api(path, body) {
   if (!response.ok) {
     let detail = data.detail;
     if (Array.isArray(detail)) detail = detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ");
-    const retry = response.headers.get("Retry-After");
-    throw new Error((detail || response.statusText) + (retry ? ` (retry in ${retry} s)` : ""));
+    const message = detail || response.statusText, retry = response.headers.get("Retry-After");
+    // the server's busy message already says when to retry; add it only where it does not
+    throw new Error(message + (retry && !/retry in/i.test(message) ? ` (retry in ${retry} s)` : ""));
   }
   return data;
 }
@@ -131,6 +132,23 @@ function b64ToBlob(b64) {  // (fetching a data: URL would need connect-src data:
   return new Blob([bytes], {type: "image/png"});
 }
 
+// An <img> shows a picture or nothing: an empty src would load the page itself and draw a broken-image icon.
+function showImage(img, src) {
+  if (src) img.src = src;
+  else img.removeAttribute("src");
+}
+
+// A chosen file that the browser cannot decode as a picture (a text file, say) is refused at once, not at Translate.
+async function readablePhoto(file) {
+  try {
+    (await createImageBitmap(file)).close();
+    return true;
+  } catch {
+    status(`${file.name} is not an image this browser can read (PNG, JPEG, WebP, ...).`, "error");
+    return false;
+  }
+}
+
 function download(href, name) {
   const a = document.createElement("a");
   a.href = href;
@@ -157,10 +175,27 @@ class LabelCanvas {
     this.brush = 12;
     this.onchange = () => {};
     this.last = null;
+    this.preview = document.createElement("div");  // the brush's footprint under the cursor
+    this.preview.className = "brush-preview";
+    this.preview.hidden = true;
+    canvas.after(this.preview);
     canvas.addEventListener("pointerdown", (e) => this.down(e));
-    canvas.addEventListener("pointermove", (e) => this.move(e));
+    canvas.addEventListener("pointermove", (e) => { this.showPreview(e); this.move(e); });
+    canvas.addEventListener("pointerleave", () => { this.preview.hidden = true; });
     for (const type of ["pointerup", "pointercancel"]) canvas.addEventListener(type, () => this.up());
     this.render();
+  }
+
+  // A circle of the brush's diameter in screen pixels, centred on the pointer (none for the fill tool).
+  showPreview(e) {
+    const r = this.canvas.getBoundingClientRect(), wrap = this.canvas.parentElement.getBoundingClientRect();
+    const diameter = this.brush * r.width / this.size;
+    Object.assign(this.preview.style, {
+      width: `${diameter}px`, height: `${diameter}px`,
+      left: `${e.clientX - wrap.left - this.canvas.parentElement.clientLeft}px`,
+      top: `${e.clientY - wrap.top - this.canvas.parentElement.clientTop}px`,
+    });
+    this.preview.hidden = this.tool !== "draw";
   }
 
   point(e) {
@@ -171,7 +206,8 @@ class LabelCanvas {
 
   down(e) {
     if (e.button !== 0) return;
-    e.preventDefault();
+    e.preventDefault();  // no text selection; it also keeps the focus off the canvas, on a slider used before:
+    document.activeElement?.blur?.();  // drop it, so Ctrl+Z / Ctrl+Y go to the canvas, the last thing touched
     const [x, y] = this.point(e);
     if (this.tool === "fill") {
       if (this.ids[y * this.size + x] !== this.current) { this.snapshot(); this.fill(x, y, this.current); this.changed(); }
@@ -406,8 +442,8 @@ async function main() {
   cocosnet.reference = () => reference;
 
   function showReference(imageSrc, labelSrc) {
-    $("ref-image").src = imageSrc || "";
-    $("ref-label").src = labelSrc || "";
+    showImage($("ref-image"), imageSrc);
+    showImage($("ref-label"), labelSrc);
   }
   const pickReference = (item) => {
     reference = {id: item.id};
@@ -417,7 +453,7 @@ async function main() {
   $("ref-photo-file").addEventListener("change", async (e) => {
     const file = e.target.files[0];
     e.target.value = "";
-    if (!file) return;
+    if (!file || !(await readablePhoto(file))) return;
     const image = await blobToBase64(file);
     reference = {image, label: null};
     showReference(URL.createObjectURL(file), "");
@@ -469,7 +505,7 @@ async function main() {
     else if (reference) Object.assign(body, {exemplar: reference.image, exemplar_label: reference.label || undefined});
     const out = await api("/api/translate", body);
     $("output").src = `data:image/png;base64,${out.image}`;
-    $("warped").src = out.warped ? `data:image/png;base64,${out.warped}` : "";
+    showImage($("warped"), out.warped && `data:image/png;base64,${out.warped}`);
     $("save-output").disabled = false;
     if (out.exemplar_id && !reference) {
       const item = (await api("/api/gallery")).items.find((i) => i.id === out.exemplar_id);
@@ -498,7 +534,7 @@ async function main() {
     original = {...source, ids};
     $("editor-photo").src = photoURL;
     $("editor-original").src = photoURL;
-    $("editor-output").src = "";
+    showImage($("editor-output"), null);
     editor.undoStack = [];
     editor.set(ids);
     editor.undoStack = [];
@@ -513,7 +549,7 @@ async function main() {
   $("editor-photo-file").addEventListener("change", async (e) => {
     const file = e.target.files[0];
     e.target.value = "";
-    if (!file) return;
+    if (!file || !(await readablePhoto(file))) return;
     pendingPhoto = {image: await blobToBase64(file), url: URL.createObjectURL(file)};
     $("editor-photo").src = pendingPhoto.url;
     status("Now open the photo's label map.");
@@ -553,8 +589,14 @@ async function main() {
   }));
   $("editor-save").addEventListener("click", () => download($("editor-output").src, "cocosnet-edit.png"));
 
+  // A picture that fails to load leaves an empty slot, not a broken-image icon.
+  document.addEventListener("error", (e) => { if (e.target instanceof HTMLImageElement) showImage(e.target, null); },
+    true);
+  // Undo / redo everywhere but in a text field (sliders, checkboxes and buttons have no undo of their own).
+  const editsText = (el) => el.isContentEditable || el.tagName === "TEXTAREA" || (el.tagName === "INPUT"
+    && !["range", "checkbox", "radio", "button", "submit", "reset", "file", "color"].includes(el.type));
   document.addEventListener("keydown", (e) => {
-    if (!(e.ctrlKey || e.metaKey) || e.target.tagName === "INPUT") return;
+    if (!(e.ctrlKey || e.metaKey) || editsText(e.target)) return;
     const key = e.key.toLowerCase();
     if (key === "z" && !e.shiftKey) { cocosnet.active.undo(); e.preventDefault(); }
     if (key === "y" || (key === "z" && e.shiftKey)) { cocosnet.active.redo(); e.preventDefault(); }
