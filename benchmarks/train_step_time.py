@@ -30,7 +30,7 @@ DEFAULT = [
     ("ade20k", TINY, 2), ("celebahq_edge", TINY, 2), ("deepfashion", TINY, 2), ("landscapes", TINY, 2),
     ("tiny", {}, 2), ("landscapes", {"image_size": 64}, 4), ("landscapes", {"image_size": 128}, 4),
 ]
-# The official code on this CPU, 256x256, batch 1, G step + D step: (s/iteration, peak RSS GiB).
+# The official code, 256x256, batch 1, G step + D step, on the 2-core CPU of docs/training.md: (s/iteration, GiB).
 OFFICIAL = {"ade20k": (51.0, 8.9), "celebahq_edge": (43.0, 8.5), "deepfashion": (43.0, 8.8)}
 
 

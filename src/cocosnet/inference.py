@@ -91,8 +91,8 @@ class Translator:
 
     def __init__(self, model: CoCosNet, device: str | torch.device = "auto", extra: dict | None = None,
                  dtype: str = "float32", low_memory: bool = False):
-        """low_memory (CPU, glibc): every freed feature map goes straight back to the system — ADE20k at 256^2
-        peaks at 1.18 instead of 1.51 GB, but re-faulting fresh pages makes it ~1.9x slower (7.2 vs 3.8 s)."""
+        """low_memory (CPU, glibc): every freed feature map goes straight back to the system — a lower peak RSS,
+        paid for in speed by re-faulting fresh pages (docs/model.md, "Speed and memory of inference")."""
         self.device = resolve_device(device)
         if low_memory and self.device.type == "cpu":
             set_malloc_mmap_threshold(INFERENCE_MMAP_THRESHOLD)  # process-wide
