@@ -3,8 +3,8 @@
 Weights: the reference-vector recipe (official key layout, converged spectral-norm vectors) when the shared
 reference folder is beside the checkout, else random; timing does not depend on the values.
     python benchmarks/inference.py [--presets ade20k celebahq_edge deepfashion] [--repeats 3] [--device cpu]
-The official implementation on the same 2-core CPU (ARCHITECTURE.md §9): ADE20k 9.9 s / 2.20 GB,
-CelebA-HQ edge 7.9 s / 2.02 GB, DeepFashion 8.4 s / 2.04 GB (batch 1, 256^2, median of 3 after a warm-up).
+The table shows the official implementation's time and peak RSS beside ours (`OFFICIAL`); the results of both
+are in docs/model.md, with the machines they were measured on.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from _util import ROOT, machine, median, peak_rss_mb, print_table, run_case  # n
 
 MANIFEST = {"ade20k": "ade20k", "celebahq_edge": "celebahqedge", "deepfashion": "deepfashion",
             "celebahq_mask": "celebahq"}
+# The official code, batch 1, 256^2, median of 3 after a warm-up, on the 2-core AMD EPYC (ARCHITECTURE.md §9): (s, GB)
 OFFICIAL = {"ade20k": (9.9, 2.20), "celebahq_edge": (7.9, 2.02), "deepfashion": (8.4, 2.04),
             "celebahq_mask": (8.2, 2.10)}
 SHARED = ROOT.parent / "shared" / "reference" / "official_cocosnet"

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from cocosnet.data import build_dataset
+from cocosnet.model import count_parameters
 from cocosnet.presets import get_preset
 from cocosnet.training import TrainConfig, Trainer
 from cocosnet.training.data import BatchStream
@@ -90,7 +91,7 @@ def main() -> None:
     history = []
     train_time, cpu_time, next_eval = 0.0, 0.0, args.eval_every
     print(f"preset {preset.model.name} at {args.image_size}px, batch {args.batch_size}, "
-          f"{sum(p.numel() for p in trainer.model.parameters()) / 1e6:.2f} M G+Corr params, {args.minutes} min",
+          f"{count_parameters(trainer.model) / 1e6:.2f} M G+Corr params, {args.minutes} min",
           flush=True)
     while train_time < args.minutes * 60:
         batch = next(stream)

@@ -21,24 +21,27 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import peak_rss_mb, run_case  # noqa: E402
+from _util import ROOT, peak_rss_mb, run_case  # noqa: E402
+
+sys.path.insert(0, str(ROOT))  # tests.helpers
 
 TINY = dict(image_size=64, adaptor_nf=4, ngf=2, ndf=8, corr_channels=16, spade_hidden=8, corr_blocks=1)
 DEFAULT = [
     ("ade20k", TINY, 2), ("celebahq_edge", TINY, 2), ("deepfashion", TINY, 2), ("landscapes", TINY, 2),
     ("tiny", {}, 2), ("landscapes", {"image_size": 64}, 4), ("landscapes", {"image_size": 128}, 4),
 ]
-# The official code on this CPU, 256x256, batch 1, G step + D step: (s/iteration, peak RSS GiB).
+# The official code, 256x256, batch 1, G step + D step, on the 2-core CPU of docs/training.md: (s/iteration, GiB).
 OFFICIAL = {"ade20k": (51.0, 8.9), "celebahq_edge": (43.0, 8.5), "deepfashion": (43.0, 8.8)}
 
 
 def run_one(name: str, overrides: dict, batch: int, steps: int, vgg_source: str, amp: str, ckpt: bool,
             threads: int, channels_last: bool = False) -> dict:
     import torch
+    from tests.helpers.batches import synthetic_batch
 
+    from cocosnet.model import count_parameters
     from cocosnet.presets import get_preset
     from cocosnet.training import TrainConfig, Trainer
-    from cocosnet.training.data import synthetic_batch
     from cocosnet.vgg import load_vgg19
 
     torch.set_num_threads(threads)
@@ -54,7 +57,7 @@ def run_one(name: str, overrides: dict, batch: int, steps: int, vgg_source: str,
         trainer.train_step(b)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    return {"params": sum(p.numel() for p in trainer.model.parameters()), "median": statistics.median(times),
+    return {"params": count_parameters(trainer.model), "median": statistics.median(times),
             "min": min(times), "cpu": statistics.median(cpu), "peak_gib": peak_rss_mb() / 1024}
 
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.helpers.browser
 
 
 def shrink(png: bytes, path: Path) -> None:
@@ -23,8 +26,7 @@ def shrink(png: bytes, path: Path) -> None:
 
 def take(url: str, out: Path) -> None:
     from playwright.sync_api import sync_playwright
-
-    from cocosnet.app.browser import choose, click, drag, launch
+    from tests.helpers.browser import choose, click, drag, launch
 
     with sync_playwright() as p:
         browser = launch(p)

@@ -52,14 +52,14 @@ def recipe(official_dir):
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A tiny random model (64x64, the landscape classes) saved as a native folder."""
-    from cocosnet.checkpoints import save_native
     from cocosnet.model import CoCosNet
     from cocosnet.presets import get_model_config
+    from cocosnet.weights import native_config, save_native
 
     torch.manual_seed(0)
     cfg = get_model_config("tiny")
     folder = tmp_path_factory.mktemp("tiny_checkpoint")
-    save_native(CoCosNet(cfg).eval(), cfg, folder)
+    save_native(folder, CoCosNet(cfg).eval().state_dict(), native_config(cfg))
     return folder
 
 

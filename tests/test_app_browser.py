@@ -17,9 +17,10 @@ require_module("fastapi")
 sync_api = require_module("playwright.sync_api")
 
 from cocosnet.app import BackgroundServer, create_app, load_gallery  # noqa: E402
-from cocosnet.app.browser import CHROMIUM, choose, click, drag, launch  # noqa: E402
 from cocosnet.inference import Translator  # noqa: E402
 from cocosnet.presets import LANDSCAPE_COLORS  # noqa: E402
+
+from .helpers.browser import CHROMIUM, choose, click, drag, launch  # noqa: E402
 
 SKY, GRASS, WATER, TREE, MOUNTAIN = 6, 7, 3, 9, 8
 PALETTE = np.array(LANDSCAPE_COLORS, np.int64)

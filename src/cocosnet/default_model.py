@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cocosnet.weights import WEIGHTS_FILE
+
 DEFAULT_DIR = Path(__file__).parent / "weights" / "landscapes"
 
 
 def default_checkpoint() -> Path:
-    if not (DEFAULT_DIR / "model.safetensors").is_file():
+    if not (DEFAULT_DIR / WEIGHTS_FILE).is_file():
         raise FileNotFoundError(
-            f"the bundled landscapes model is missing ({DEFAULT_DIR / 'model.safetensors'}): reinstall cocosnet, or "
+            f"the bundled landscapes model is missing ({DEFAULT_DIR / WEIGHTS_FILE}): reinstall cocosnet, or "
             "give --checkpoint DIR (a native folder) or --official DIR --preset NAME (the authors' checkpoints)"
         )
     return DEFAULT_DIR

@@ -11,20 +11,23 @@ from typing import Any
 
 import torch
 
-from cocosnet.checkpoints import (
-    load_native_state,
-    load_strict,
-    load_torch_state_dict,
-    official_paths,
-    read_native_config,
-    save_native,
-)
 from cocosnet.memory import INFERENCE_MMAP_THRESHOLD, set_malloc_mmap_threshold
 from cocosnet.model import CoCosNet, checked_label_ids
 from cocosnet.nn.normalization import resize_ids
 from cocosnet.nn.spectral import fold_spectral_norm_, unfold_state_dict
 from cocosnet.preprocess import image_to_tensor, label_to_tensor, tensor_to_image
 from cocosnet.presets import ModelConfig, get_model_config
+from cocosnet.weights import (
+    WEIGHTS_FILE,
+    config_extra,
+    load_native_state,
+    load_official,
+    load_strict,
+    native_config,
+    official_paths,
+    read_native_config,
+    save_native,
+)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -88,8 +91,8 @@ class Translator:
 
     def __init__(self, model: CoCosNet, device: str | torch.device = "auto", extra: dict | None = None,
                  dtype: str = "float32", low_memory: bool = False):
-        """low_memory (CPU, glibc): every freed feature map goes straight back to the system — ADE20k at 256^2
-        peaks at 1.18 instead of 1.51 GB, but re-faulting fresh pages makes it ~1.9x slower (7.2 vs 3.8 s)."""
+        """low_memory (CPU, glibc): every freed feature map goes straight back to the system — a lower peak RSS,
+        paid for in speed by re-faulting fresh pages (docs/model.md, "Speed and memory of inference")."""
         self.device = resolve_device(device)
         if low_memory and self.device.type == "cpu":
             set_malloc_mmap_threshold(INFERENCE_MMAP_THRESHOLD)  # process-wide
@@ -126,8 +129,8 @@ class Translator:
         cfg = get_model_config(preset, **overrides)
         with torch.device("meta"):
             model = CoCosNet(cfg)
-        load_strict(model.generator, load_torch_state_dict(netG, "netG checkpoint"), str(netG))
-        load_strict(model.correspondence, load_torch_state_dict(netCorr, "netCorr checkpoint"), str(netCorr))
+        load_official(model.generator, netG, "G")
+        load_official(model.correspondence, netCorr, "Corr")
         return cls(model, device, extra={"source": "official", "preset": cfg.name}, dtype=dtype,
                    low_memory=low_memory)
 
@@ -143,13 +146,12 @@ class Translator:
         cfg = ModelConfig.from_dict({**config["model"], **({"image_size": image_size} if image_size else {})})
         with torch.device("meta"):
             model = CoCosNet(cfg)
-        load_strict(model, load_native_state(folder), str(Path(folder) / "model.safetensors"))
-        extra = {k: v for k, v in config.items() if k not in ("model", "format", "version")}
-        return cls(model, device, extra=extra, dtype=dtype, low_memory=low_memory)
+        load_strict(model, load_native_state(folder), str(Path(folder) / WEIGHTS_FILE))
+        return cls(model, device, extra=config_extra(config), dtype=dtype, low_memory=low_memory)
 
     def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> Path:
         state = unfold_state_dict(self.model.state_dict(), self._folded_sn)  # the official key layout
-        return save_native(self.model, self.cfg, folder, extra=self.extra, dtype=dtype, state=state)
+        return save_native(folder, state, native_config(self.cfg, **self.extra), dtype)
 
     # ------------------------------------------------------------------------------------------- translation
     def prepare_semantic(self, source: Any, what: str = "label map") -> torch.Tensor:

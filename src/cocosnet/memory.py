@@ -2,9 +2,8 @@
 
 glibc serves blocks below its mmap threshold from its heap and keeps freed heap memory mapped for reuse; the
 threshold also grows by itself (up to 32 MB) each time a larger mmapped block is freed, so after a few steps nearly
-every feature map lives in the heap and the heap's fragmentation shows up as resident memory nobody uses.
-Inference (ADE20k, 256^2) peaked ~100-160 MB higher for it; a training step at the official widths (256^2, batch 1,
-gradient checkpointing) ~1 GiB higher (4.86 GiB with glibc's defaults vs 3.89 GiB with a fixed 64 KiB threshold).
+every feature map lives in the heap and the heap's fragmentation shows up as resident memory nobody uses
+(docs/model.md and docs/training.md measure how much, for inference and for a training step).
 A fixed threshold stops the growth (big blocks are mmapped and returned on free); `trim_heap` hands free heap pages
 back. The numbers computed are unchanged; only where the allocator puts them.
 """

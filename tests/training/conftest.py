@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from cocosnet.presets import get_preset
-from cocosnet.training.data import synthetic_batch
 from cocosnet.vgg import load_vgg19
+
+from ..helpers.batches import synthetic_batch
 
 # Tiny widths for the official presets' shapes (channel counts, warp modes, loss sets).
 TINY = dict(image_size=64, adaptor_nf=4, ngf=2, ndf=8, corr_channels=16, spade_hidden=8, corr_blocks=1)

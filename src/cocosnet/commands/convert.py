@@ -18,10 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from cocosnet.fileio import check_output_dir
     from cocosnet.inference import Translator
+    from cocosnet.weights import CONFIG_FILE, WEIGHTS_FILE
 
     check_output_dir(args.out)
     overrides = {"image_size": args.image_size} if args.image_size else {}
     translator = Translator.from_official(args.preset, folder=args.official, device="cpu", **overrides)
     out = translator.save_pretrained(args.out, dtype=torch.float16 if args.fp16 else None)
-    print(f"wrote {out / 'model.safetensors'} and {out / 'config.json'}")
+    print(f"wrote {out / WEIGHTS_FILE} and {out / CONFIG_FILE}")
     return 0

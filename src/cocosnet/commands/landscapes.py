@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from cocosnet.data.io import atomic_write_text, save_image
+from cocosnet.data.io import save_image
 from cocosnet.data.landscapes import FAMILIES, colorize, make_layout, make_style, render, scene_seeds
+from cocosnet.fileio import atomic_write_text
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -17,8 +17,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from cocosnet.data.errors import BadSampleLog, DataError
-from cocosnet.data.io import atomic_write_text, list_images, read_image, save_array, save_image
+from cocosnet.data.io import list_images, read_image, save_array, save_image
 from cocosnet.data.prepare import KINDS, PhotoEncoder
+from cocosnet.fileio import atomic_write_text
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

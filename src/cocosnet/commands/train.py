@@ -86,6 +86,7 @@ def build_training_dataset(name: str, data: str, image_size: int, preset: Any, s
 
 
 def run(args: argparse.Namespace) -> int:
+    from cocosnet.model import count_parameters
     from cocosnet.presets import get_preset
     from cocosnet.training import TrainConfig, Trainer
     from cocosnet.training import distributed as dist
@@ -126,8 +127,7 @@ def run(args: argparse.Namespace) -> int:
         if args.init_from and not (args.resume and latest_checkpoint(out) is not None):  # --resume wins
             trainer.init_from(args.init_from)
         if dist.is_main():
-            n_g = sum(p.numel() for p in trainer.model.parameters())
-            n_d = sum(p.numel() for p in trainer.discriminator.parameters())
+            n_g, n_d = count_parameters(trainer.model), count_parameters(trainer.discriminator)
             print(f"cocosnet train: preset {cfg.name} at {cfg.image_size}px, {n_g / 1e6:.2f} M G+Corr / "
                   f"{n_d / 1e6:.2f} M D parameters, {dist.world_size()} process(es) x batch {tc.batch_size} on "
                   f"{device.type}, amp {tc.amp}, data {dataset_name} ({len(dataset)} samples), out {out}", flush=True)

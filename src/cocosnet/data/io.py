@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cocosnet.data.errors import DataError
 from cocosnet.data.transforms import Augment, apply_augment, image_to_tensor, label_to_tensor
-from cocosnet.fileio import atomic_write, atomic_write_text  # noqa: F401 (re-exported)
+from cocosnet.fileio import atomic_write
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 DONTCARE_VALUE = 255

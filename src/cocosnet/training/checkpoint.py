@@ -1,5 +1,6 @@
-"""Atomic checkpoints: model weights as safetensors + a JSON config (loadable for inference), the training state
-(optimisers, scalers, step, data position, RNG states) via `torch.save`, readable with `weights_only=True`.
+"""Training checkpoints: the model weights in the native format (`cocosnet.weights`), the discriminator and EMA
+weights beside them, and the training state (optimisers, scalers, step, data position, RNG states) via
+`torch.save`, readable with `weights_only=True`; the last K are kept.
 
 Layout of a run directory::
 
@@ -14,52 +15,25 @@ and renamed into place, so a crash never leaves a half-written checkpoint that `
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save
 
-from cocosnet.fileio import atomic_write, atomic_write_bytes, atomic_write_text
+from cocosnet.fileio import atomic_write
+from cocosnet.weights import WEIGHTS_FILE, save_native, save_tensors
 
-MODEL_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 EMA_FILE = "ema.safetensors"
 STATE_FILE = "training_state.pt"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
-
-
-def save_tensors(state: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
-    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    atomic_write_bytes(path, save(tensors, metadata={"format": "cocosnet"}))
-
-
-def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    return load_file(str(path), device=str(device))
-
-
-def save_json(obj: dict[str, Any], path: str | os.PathLike) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2))
-
-
-def save_pretrained(directory: str | os.PathLike, model_state: dict[str, torch.Tensor], config: dict[str, Any]) -> Path:
-    """`<dir>/model.safetensors` (CoCosNet state dict: correspondence.*, generator.*) and `<dir>/config.json`
-    (``{"model": ModelConfig.to_dict(), ...}``), each written atomically."""
-    directory = Path(directory)
-    save_tensors(model_state, directory / MODEL_FILE)
-    save_json(config, directory / CONFIG_FILE)
-    return directory
 
 
 # --- RNG states in a form `torch.load(weights_only=True)` accepts (tensors, lists, numbers) -------------------------
@@ -101,7 +75,7 @@ def list_checkpoints(out_dir: str | os.PathLike) -> list[Path]:
     if not root.is_dir():
         return []
     found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.match(p.name)) and p.is_dir()
-             and (p / STATE_FILE).is_file() and (p / MODEL_FILE).is_file()]
+             and (p / STATE_FILE).is_file() and (p / WEIGHTS_FILE).is_file()]
     return [p for _, p in sorted(found)]
 
 
@@ -113,22 +87,24 @@ def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
 def write_checkpoint(
     out_dir: str | os.PathLike,
     step: int,
-    files: dict[str, dict[str, torch.Tensor]],
-    config: dict[str, Any],
+    model_state: Mapping[str, torch.Tensor],
+    config: Mapping[str, Any],
     training_state: dict[str, Any],
+    others: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
     keep: int = 3,
 ) -> Path:
     """Assemble a checkpoint under a temporary name, rename it into place, then keep only the last `keep`.
 
-    files: {"model.safetensors": state dict, "discriminator.safetensors": ..., ...}.
+    model_state + config: the native folder (`cocosnet.weights.save_native`); others: more weight files beside
+    it, e.g. {DISCRIMINATOR_FILE: D's state dict, EMA_FILE: ...}.
     """
     final = checkpoint_dir(out_dir, step)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
     try:
-        for name, state in files.items():
+        save_native(tmp, model_state, config)
+        for name, state in (others or {}).items():
             save_tensors(state, tmp / name)
-        save_json(config, tmp / CONFIG_FILE)
         atomic_write(tmp / STATE_FILE, lambda f: torch.save(training_state, f))
         if final.exists():  # the same step saved again (e.g. a signal right after a periodic save)
             old = final.with_name(f".{final.name}.old")
@@ -153,6 +129,3 @@ def read_training_state(ckpt: str | os.PathLike, map_location: str | torch.devic
         raise FileNotFoundError(f"no training state in {ckpt} (expected {STATE_FILE})")
     return torch.load(path, map_location=map_location, weights_only=True)
 
-
-def read_config(ckpt: str | os.PathLike) -> dict[str, Any]:
-    return json.loads((Path(ckpt) / CONFIG_FILE).read_text())

@@ -29,16 +29,16 @@ class TrainConfig:
     eps_g: float = 1e-3  # the official generator Adam eps
     decay_start: float = 0.5  # fraction of max_steps after which lr decays linearly to 0 (niter / (niter+decay))
     amp: AmpMode = "off"
-    # NHWC tensors: oneDNN's fast convolution layout on CPU (2x fp32, ~5x with bf16 on AVX-512/AMX CPUs) and
-    # tensor cores' on GPU; the same arithmetic up to float rounding
+    # NHWC tensors: oneDNN's fast convolution layout on CPU (most with bf16 on AVX-512/AMX CPUs; docs/training.md)
+    # and tensor cores' on GPU; the same arithmetic up to float rounding
     channels_last: bool = False
     ema_decay: float = 0.0  # 0 = off; e.g. 0.999 keeps an EMA copy of generator + correspondence
     grad_checkpointing: bool = False  # recompute blocks, attention, adaptors and the warp in backward
     # glibc mmap threshold on CPU (bytes; 0 = leave glibc's dynamic default): freed activations go back to the
-    # system instead of fragmenting the heap, ~1 GiB less peak RSS at the official widths (cocosnet/memory.py)
+    # system instead of fragmenting the heap: a lower peak RSS, more page faults (cocosnet/memory.py, docs/training.md)
     malloc_mmap_threshold: int = 0
     # CPU: malloc_trim before each backward and after each step (memory.py); None = with grad_checkpointing, where
-    # memory is the point (~14 % slower per step on the small landscapes preset, so not everywhere)
+    # memory is the point (its page faults slow small presets' steps down, so not everywhere; docs/training.md)
     trim_host_memory: bool | None = None
     init_gain: float = 0.02  # xavier_normal_ gain (official init_variance)
     seed: int = 0

@@ -4,7 +4,7 @@ What is recomputed (`enable_gradient_checkpointing`): every SPADE residual block
 and shared residual block, the self-attention layers, each whole domain adaptor (its blocks nested inside), the
 correlation + warp, and each SPADE layer of the generator's two full-resolution blocks (nested inside the block).
 What stays stored: the inputs of those pieces, the generator's upsamplings, the VGG and discriminator activations
-of the loss terms. At the official ADE20k widths, 256x256, batch 1, ~0.7 GB of activations instead of ~4 GB.
+of the loss terms. docs/training.md measures what it saves at the official widths.
 
 The recomputation in backward would run the spectral-norm power iteration a second time and normalise the weights
 with different u, v than the forward did. So each checkpointed call records the u, v its forward used, and the
@@ -87,7 +87,7 @@ def _checkpointed(block: nn.Module, forward: Any, sn: list[nn.Module]) -> Any:
 # the checkpointed adaptor: its backward recomputes the adaptor storing only the blocks' inputs, then each block).
 CHECKPOINTED_TYPES: tuple[type, ...] = (SPADEResnetBlock, ResidualBlock, SelfAttention, DomainAdaptor)
 # The generator's blocks at image/2 and image resolution: recomputing one of them whole would hold all three SPADE
-# layers' activations at once (~0.7 GB at 256x256); their SPADE layers are checkpointed inside the block as well.
+# layers' full-resolution activations at once; their SPADE layers are checkpointed inside the block as well.
 HIGH_RES_GENERATOR_BLOCKS: tuple[str, ...] = ("up_2", "up_3")
 
 
@@ -96,7 +96,7 @@ def enable_gradient_checkpointing(model: nn.Module, types: tuple[type, ...] = CH
     """Recompute every module of `types` in backward instead of storing its activations; returns how many.
 
     correlation: also recompute the correspondence's matching and warp (`Correspondence._correlate_and_warp`: the
-    unfolded match vectors and the softmax blocks, ~0.2 GB per sample at 256x256).
+    unfolded match vectors and the softmax blocks).
 
     Patches the instances' `forward` (parameter names and state dicts are unchanged). Build copies of the model
     (EMA) from a fresh instance + `load_state_dict`, not `copy.deepcopy`, after calling this.

@@ -27,7 +27,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from cocosnet import losses as L
-from cocosnet.checkpoints import FORMAT_VERSION, load_native_state, load_strict
 from cocosnet.discriminator import MultiscaleDiscriminator
 from cocosnet.memory import set_malloc_mmap_threshold, trim_heap
 from cocosnet.model import CoCosNet
@@ -39,6 +38,7 @@ from cocosnet.training.data import BatchStream
 from cocosnet.training.grad_checkpoint import enable_gradient_checkpointing, set_trim_before_recompute
 from cocosnet.training.logger import RunLogger
 from cocosnet.training.visualize import image_grid, semantic_preview, to_unit
+from cocosnet.weights import WEIGHTS_FILE, load_native_state, load_strict, load_tensors, native_config, save_native
 
 # Our term names -> the official `G_losses` / `D_losses` keys (models/pix2pix_model.py).
 OFFICIAL_LOSS_NAMES: dict[str, str] = {
@@ -380,9 +380,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------------ checkpoints
     def export_config(self) -> dict[str, Any]:
-        return {"format": "cocosnet", "version": FORMAT_VERSION, "model": self.cfg.to_dict(),
-                "loss": self.loss_cfg.to_dict(), "train": self.tc.to_dict(), "step": self.step,
-                "weights": "ema" if self.ema is not None else "trained", "preset": self.cfg.name}
+        return native_config(self.cfg, loss=self.loss_cfg.to_dict(), train=self.tc.to_dict(), step=self.step,
+                             weights="ema" if self.ema is not None else "trained", preset=self.cfg.name)
 
     def inference_state_dict(self) -> dict[str, torch.Tensor]:
         """The weights to use for inference: the EMA copy when enabled, else the trained model."""
@@ -409,12 +408,13 @@ class Trainer:
             "model_config": self.cfg.to_dict(),
             "loss_config": self.loss_cfg.to_dict(),
         }
-        files = {ckpt.MODEL_FILE: self.model.state_dict(), ckpt.DISCRIMINATOR_FILE: self.discriminator.state_dict()}
+        others = {ckpt.DISCRIMINATOR_FILE: self.discriminator.state_dict()}
         if self.ema is not None:
-            files[ckpt.EMA_FILE] = self.ema.model.state_dict()
+            others[ckpt.EMA_FILE] = self.ema.model.state_dict()
         config = self.export_config()
-        path = ckpt.write_checkpoint(out_dir, self.step, files, config, state, keep=self.tc.keep_checkpoints)
-        ckpt.save_pretrained(Path(out_dir) / "model", self.inference_state_dict(), config)
+        path = ckpt.write_checkpoint(out_dir, self.step, self.model.state_dict(), config, state, others,
+                                     keep=self.tc.keep_checkpoints)
+        save_native(Path(out_dir) / "model", self.inference_state_dict(), config)
         dist.barrier()
         return path
 
@@ -426,12 +426,12 @@ class Trainer:
         if saved_cfg != self.cfg:
             raise ValueError(f"checkpoint {path} was trained with a different model config ({saved_cfg.name}); "
                              "use the same --preset and size options to resume")
-        self.model.load_state_dict(ckpt.load_tensors(path / ckpt.MODEL_FILE, self.device))
-        self.discriminator.load_state_dict(ckpt.load_tensors(path / ckpt.DISCRIMINATOR_FILE, self.device))
+        self.model.load_state_dict(load_native_state(path, self.device))
+        self.discriminator.load_state_dict(load_tensors(path / ckpt.DISCRIMINATOR_FILE, self.device))
         if self.ema is not None:
             ema_file = path / ckpt.EMA_FILE
-            self.ema.model.load_state_dict(ckpt.load_tensors(ema_file if ema_file.is_file() else
-                                                             path / ckpt.MODEL_FILE, self.device))
+            self.ema.model.load_state_dict(load_tensors(ema_file if ema_file.is_file() else path / WEIGHTS_FILE,
+                                                        self.device))
         self.opt_g.load_state_dict(state["optimizer_g"])
         self.opt_d.load_state_dict(state["optimizer_d"])
         if self.scaler_g is not None and state.get("scaler_g"):
@@ -450,13 +450,12 @@ class Trainer:
         `discriminator.safetensors` when there is one (a training checkpoint has it; an exported model has not, so
         D starts fresh). Step, optimisers and data position start from zero, unlike `--resume`."""
         folder = Path(folder)
-        state = {k: v.to(self.device) for k, v in load_native_state(folder).items()}
-        load_strict(self.model, state, str(folder / ckpt.MODEL_FILE), assign=False)
+        load_strict(self.model, load_native_state(folder, self.device), str(folder / WEIGHTS_FILE), assign=False)
         if self.ema is not None:
             self.ema.model.load_state_dict(self.model.state_dict())
         d_file = folder / ckpt.DISCRIMINATOR_FILE
         if d_file.is_file():
-            load_strict(self.discriminator, ckpt.load_tensors(d_file, self.device), str(d_file), assign=False)
+            load_strict(self.discriminator, load_tensors(d_file, self.device), str(d_file), assign=False)
 
     # ---------------------------------------------------------------------------------------------------- the loop
     def _on_signal(self, signum: int, frame: Any) -> None:
