@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import require_module  # noqa: E402
+from ..conftest import require_module  # noqa: E402
 
 require_module("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from cocosnet.app import AppSettings, BackgroundServer, create_app, load_gallery  # noqa: E402
-from cocosnet.app.gallery import label_features, similarity  # noqa: E402
+from cocosnet.data.retrieval import class_histograms as label_features  # noqa: E402
+from cocosnet.data.retrieval import histogram_intersection as similarity  # noqa: E402
 from cocosnet.inference import Translator  # noqa: E402
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import missing, require_module
+from ..conftest import missing, require_module
 
 require_module("fastapi")
 sync_api = require_module("playwright.sync_api")
