@@ -259,7 +259,10 @@ def test_a_slow_request_times_out_with_504(translator, gallery):
     with TestClient(app) as c:
         r = c.post("/api/translate", json={"label": ids_b64(LABEL), "exemplar_id": "lake0"})
         assert r.status_code == 504 and "0.2 s" in r.json()["detail"] and "Retry-After" in r.headers
-        time.sleep(1.2)  # the running job finishes and frees its slot
+        # the running job finishes (1 s of sleep + the model, slower on a busy machine) and frees its slot
+        deadline = time.monotonic() + 30
+        while c.get("/api/health").json()["queue"]["pending"] and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert c.get("/api/health").json()["queue"]["pending"] == 0
 
 
