@@ -283,24 +283,3 @@ def test_gallery_folder_layouts(tmp_path, translator, gallery_dir):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no \\(photo, label\\) pairs"):
         load_gallery(tmp_path / "empty", translator.cfg)
-
-
-def test_serve_command(monkeypatch, tiny_checkpoint, gallery_dir, capsys):
-    import uvicorn
-
-    from cocosnet.cli import build_parser, main
-
-    args = build_parser().parse_args(["serve", "--checkpoint", str(tiny_checkpoint)])
-    assert (args.host, args.port, args.gallery) == ("127.0.0.1", 7860, None)
-    seen = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: seen.update(app=app, host=host, port=port))
-    assert main(["serve", "--checkpoint", str(tiny_checkpoint), "--gallery", str(gallery_dir), "--port", "9999",
-                 "--device", "cpu"]) == 0
-    assert seen["host"] == "127.0.0.1" and seen["port"] == 9999
-    with TestClient(seen["app"]) as c:
-        assert c.get("/api/health").json()["gallery_items"] == 5
-    assert "5 gallery items" in capsys.readouterr().out
-    # the built-in gallery when none is given
-    assert main(["serve", "--checkpoint", str(tiny_checkpoint), "--no-warmup", "--device", "cpu"]) == 0
-    with TestClient(seen["app"]) as c:
-        assert c.get("/api/health").json()["gallery_items"] == 14  # the built-in gallery: 2 scenes of each style family
