@@ -1,5 +1,7 @@
 """A stand-in for `Translator` with the interface the app uses (`cfg`, `device`, `translate`), and no model."""
 
+import base64
+import io
 import threading
 
 import numpy as np
@@ -60,3 +62,15 @@ def scene(top: int, bottom: int, size: int = 64, horizon: int = 32) -> np.ndarra
 
 def photo(size: int = 64, seed: int = 0) -> Image.Image:
     return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8))
+
+
+def b64png(img: Image.Image) -> str:
+    """A picture as the API takes it: base64 PNG."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def ids_b64(ids: np.ndarray) -> str:
+    """A label map of class ids as the API takes it: a single-channel base64 PNG."""
+    return b64png(Image.fromarray(ids.astype(np.uint8)))

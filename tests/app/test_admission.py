@@ -2,29 +2,19 @@
 413 for bodies over the limit (checked before the app reads them), and an `InputError`'s own status."""
 
 import asyncio
-import base64
-import io
 import json
 import threading
 
 import httpx
-import numpy as np
 import pytest
-from PIL import Image
 
 from ..conftest import require_module
-from .conftest import FakeTranslator, photo, scene
+from .conftest import FakeTranslator, ids_b64, photo, scene
 
 require_module("fastapi")
 from cocosnet.app import AppSettings, BackgroundServer, create_app  # noqa: E402
 from cocosnet.app.admission import BodyLimit  # noqa: E402
 from cocosnet.app.gallery import Gallery, GalleryItem  # noqa: E402
-
-
-def b64png(array: np.ndarray) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(array.astype(np.uint8)).save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode()
 
 
 @pytest.fixture
@@ -35,7 +25,7 @@ def gated(tiny_cfg):
     return translator, gallery
 
 
-BODY = {"label": b64png(scene(6, 7)), "exemplar_id": "sea"}
+BODY = {"label": ids_b64(scene(6, 7)), "exemplar_id": "sea"}
 
 
 def post_in_thread(url: str, results: list) -> threading.Thread:
@@ -82,7 +72,7 @@ def test_input_errors_answer_with_their_own_status(gated):
     with BackgroundServer(app) as url, httpx.Client(timeout=60) as client:
         gone = client.post(f"{url}/api/translate", json={**BODY, "exemplar_id": "lake"})
         assert gone.status_code == 404 and gone.json() == {"detail": "no gallery item 'lake'"}
-        blank = client.post(f"{url}/api/translate", json={**BODY, "label": b64png(scene(0, 0))})
+        blank = client.post(f"{url}/api/translate", json={**BODY, "label": ids_b64(scene(0, 0))})
         assert blank.status_code == 422 and blank.json() == {"detail": "nothing painted"}  # the model's ValueError
 
 

@@ -1,7 +1,6 @@
 """Each router on its own, on a bare FastAPI app with a hand-built `AppState` and no model; and the translate
 route's two steps (`translation_inputs`, `run_translation`) as plain functions."""
 
-import base64
 import io
 
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 from PIL import Image
 
 from ..conftest import require_module
-from .conftest import photo, scene
+from .conftest import b64png, ids_b64, photo, scene
 
 require_module("fastapi")
 from fastapi import FastAPI  # noqa: E402
@@ -25,16 +24,6 @@ from cocosnet.app.schemas import TranslateRequest  # noqa: E402
 from cocosnet.app.state import AppSettings, AppState  # noqa: E402
 
 SKY, WATER, GRASS, ROCK = 6, 3, 7, 2
-
-
-def b64png(img: Image.Image) -> str:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def ids_b64(ids: np.ndarray) -> str:
-    return b64png(Image.fromarray(ids.astype(np.uint8)))
 
 
 def png_of(data: bytes) -> np.ndarray:

@@ -6,9 +6,13 @@ import argparse
 import ipaddress
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from cocosnet.commands._common import add_model_arguments, load_translator
 from cocosnet.presets import LANDSCAPE_CLASSES, ModelConfig
+
+if TYPE_CHECKING:
+    from cocosnet.app.gallery import Gallery
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-warmup", action="store_true", help="skip the translation run at start-up")
 
 
-def builtin_gallery(cfg: ModelConfig, n: int = 14):
+def builtin_gallery(cfg: ModelConfig, n: int = 14) -> Gallery:
     """What the server offers when no --gallery is given: procedural landscapes of the validation split in every
     style family, for checkpoints with the landscape classes; an empty gallery for other class sets (the user
     uploads a reference). Built here, not in the app, so the app needs nothing of the data layer."""
