@@ -79,7 +79,8 @@ def main() -> None:
         return
     import torch
 
-    from cocosnet.app import BackgroundServer, builtin_gallery, create_app
+    from cocosnet.app import BackgroundServer, create_app
+    from cocosnet.commands.serve import builtin_gallery
     from cocosnet.inference import Translator
     from cocosnet.model import CoCosNet
     from cocosnet.presets import get_model_config

@@ -69,11 +69,11 @@ def gallery_dir(tmp_path_factory) -> Path:
     import numpy as np
     from PIL import Image
 
-    from cocosnet.app.gallery import landscape_scene
+    from cocosnet.data.landscapes import make_scene
 
     folder = tmp_path_factory.mktemp("gallery")
     for i, kind in enumerate(("lake", "coast", "valley", "road", "coast")):
-        ids, photo = landscape_scene(100 + i, 80, None if kind == "road" else kind)
-        photo.save(folder / f"{kind}{i}.png")
+        ids, photo = make_scene(100 + i, 80, None if kind == "road" else kind)
+        Image.fromarray(photo).save(folder / f"{kind}{i}.png")
         Image.fromarray(ids.astype(np.uint8)).save(folder / f"{kind}{i}_label.png")
     return folder

@@ -154,14 +154,14 @@ def test_ground_truth_as_output_scores_perfectly_on_real_data_metrics():
 
 @pytest.fixture(scope="module")
 def folder_data(tmp_path_factory):
-    from cocosnet.app.gallery import landscape_scene
+    from cocosnet.data.landscapes import make_scene
 
     root = tmp_path_factory.mktemp("folder_data")
     for i, kind in enumerate(("lake", "coast", "valley", "meadow")):
-        ids, photo = landscape_scene(300 + i, SIZE, kind)
+        ids, photo = make_scene(300 + i, SIZE, kind)
         (root / "images").mkdir(exist_ok=True)
         (root / "labels").mkdir(exist_ok=True)
-        photo.save(root / "images" / f"s{i}.png")
+        Image.fromarray(photo).save(root / "images" / f"s{i}.png")
         Image.fromarray(ids.astype(np.uint8)).save(root / "labels" / f"s{i}.png")
     return root
 

@@ -218,20 +218,6 @@ def test_pairs_round_trip(tmp_path):
     assert read_pairs(p) == pairs
 
 
-def test_rank_pairs_by_histogram():
-    from cocosnet.data.pairs import label_features, rank_pairs
-
-    labs = [torch.zeros(1, 8, 8, dtype=torch.long) for _ in range(3)]
-    labs[0][0, :4] = 1  # half class 1
-    labs[1][0, :3] = 1  # 3/8 class 1 (close to 0)
-    labs[2][0, :] = 2  # all class 2 (far)
-    f = np.stack([label_features(x, 3) for x in labs])
-    assert float(f[0] @ f[0]) == pytest.approx(1.0, abs=1e-6)
-    pairs = rank_pairs(["a", "b", "c"], f, k=2, progress=False)
-    assert pairs == {"a": ["b", "c"], "b": ["a", "c"], "c": ["a", "b"]} or pairs["a"] == ["b", "c"]
-    assert pairs["a"] == ["b", "c"] and pairs["b"] == ["a", "c"]
-
-
 def test_build_dataset_names(tmp_path):
     with pytest.raises(KeyError, match="unknown data set"):
         build_dataset("imagenet", tmp_path)

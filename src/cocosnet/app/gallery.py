@@ -1,8 +1,8 @@
 """The exemplar gallery: (photo, label map) pairs the painter retrieves references from, addressed by id only.
 
-`load_gallery(folder, cfg)` reads a folder of pairs; `builtin_gallery(cfg)` makes a few procedural scenes when no
-folder is given (the place to plug in better renderings: return `GalleryItem`s from any source).
-Retrieval ranks items by the similarity of their label histograms over a spatial pyramid (whole image, 2x2, 4x4).
+`load_gallery(folder, cfg)` reads a folder of pairs; any other source (the `serve` command's built-in scenes,
+better renderings) hands `Gallery` a list of `GalleryItem`s. Retrieval ranks items by the histogram intersection
+of their label maps over a spatial pyramid (whole image, 2x2, 4x4; `cocosnet.data.retrieval`).
 """
 
 from __future__ import annotations
@@ -17,31 +17,14 @@ import numpy as np
 from PIL import Image
 
 from cocosnet.app.codec import InputError, label_ids, open_image, resize_ids
-from cocosnet.presets import LANDSCAPE_CLASSES, ModelConfig
+from cocosnet.data.retrieval import class_histograms, histogram_intersection, rank_by_intersection
+from cocosnet.presets import ModelConfig
 
 log = logging.getLogger("cocosnet.app")
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-PYRAMID = (1, 2, 4)
 THUMB = 96
-
-
-def label_features(ids: np.ndarray, label_nc: int, levels: Iterable[int] = PYRAMID) -> list[np.ndarray]:
-    """Per pyramid level, a [cells, label_nc] array of class frequencies per cell (rows sum to 1)."""
-    h, w = ids.shape
-    ids = np.clip(ids, 0, label_nc - 1)
-    out = []
-    for n in levels:
-        cell = ((np.arange(h) * n) // h)[:, None] * n + ((np.arange(w) * n) // w)[None, :]
-        hist = np.bincount((cell * label_nc + ids).ravel(), minlength=n * n * label_nc)
-        hist = hist.reshape(n * n, label_nc).astype(np.float32)
-        out.append(hist / np.maximum(hist.sum(1, keepdims=True), 1))
-    return out
-
-
-def similarity(a: list[np.ndarray], b: list[np.ndarray]) -> float:
-    """Histogram intersection averaged over cells and levels: 1 for the same layout, 0 for no shared class."""
-    return float(np.mean([np.minimum(x, y).sum(1).mean() for x, y in zip(a, b, strict=True)]))
+label_features, similarity = class_histograms, histogram_intersection  # their names before data.retrieval
 
 
 @dataclass
@@ -65,7 +48,7 @@ class Gallery:
             size = cfg.image_size
             item.image = item.image.convert("RGB").resize((size, size), Image.BICUBIC)
             item.label = resize_ids(item.label, size)
-            item.features = label_features(item.label, cfg.label_nc)
+            item.features = class_histograms(item.label, cfg.label_nc)
             item.thumbnail = item.image.resize((THUMB, THUMB), Image.BICUBIC)
             self.items[item.id] = item
 
@@ -79,10 +62,10 @@ class Gallery:
         return item
 
     def retrieve(self, ids: np.ndarray, k: int = 6) -> list[tuple[GalleryItem, float]]:
-        query = label_features(ids, self.cfg.label_nc)
-        scored = [(item, similarity(query, item.features)) for item in self.items.values()]
-        scored.sort(key=lambda pair: (-pair[1], pair[0].id))
-        return scored[:k]
+        """The k items whose layouts are most like the label map `ids`, best first, with their scores in [0, 1]."""
+        ranked = rank_by_intersection(class_histograms(ids, self.cfg.label_nc),
+                                      {item.id: item.features for item in self.items.values()}, k)
+        return [(self.items[item_id], score) for item_id, score in ranked]
 
 
 def _slug(text: str) -> str:
@@ -136,31 +119,4 @@ def load_gallery(folder: str | Path, cfg: ModelConfig, max_items: int = 1000,
     if not items:
         raise ValueError(f"gallery {folder}: no (photo, label) pairs found; expected NAME.jpg + NAME_label.png, "
                          f"or images/NAME.jpg + labels/NAME.png")
-    return Gallery(items, cfg)
-
-
-# ------------------------------------------------------------------------------------------- built-in scenes
-def landscape_scene(seed: int, size: int, kind: str | None = None, family: str | None = None,
-                    style_seed: int | None = None) -> tuple[np.ndarray, Image.Image]:
-    """A procedural landscape (`cocosnet.data.landscapes`): its label map and its rendering."""
-    from cocosnet.data.landscapes import make_layout, make_style, render
-
-    layout = make_layout(seed, size, kind=kind)
-    style = make_style(seed if style_seed is None else style_seed, family)
-    return layout.labels.astype(np.int64), Image.fromarray(render(layout, style, seed))
-
-
-def builtin_gallery(cfg: ModelConfig, n: int = 14) -> Gallery:
-    """What the server offers when no --gallery is given: landscapes of the validation split in every style
-    family, for checkpoints with the landscape classes; nothing for other class sets (upload a reference)."""
-    if tuple(cfg.class_names[: len(LANDSCAPE_CLASSES)]) != LANDSCAPE_CLASSES:
-        return Gallery([], cfg)
-    from cocosnet.data.landscapes import FAMILIES, SCENE_KINDS, scene_seeds
-
-    items = []
-    for i in range(n):
-        layout_seed, style_seed = scene_seeds("val", i)
-        family, kind = FAMILIES[i % len(FAMILIES)], SCENE_KINDS[i % len(SCENE_KINDS)]
-        ids, photo = landscape_scene(layout_seed, cfg.image_size, kind, family, style_seed)
-        items.append(GalleryItem(id=f"scene-{i:02d}", name=f"{kind}, {family}", image=photo, label=ids))
     return Gallery(items, cfg)

@@ -6,8 +6,13 @@ import argparse
 import ipaddress
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from cocosnet.commands._common import add_model_arguments, load_translator
+from cocosnet.presets import LANDSCAPE_CLASSES, ModelConfig
+
+if TYPE_CHECKING:
+    from cocosnet.app.gallery import Gallery
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,10 +29,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-warmup", action="store_true", help="skip the translation run at start-up")
 
 
+def builtin_gallery(cfg: ModelConfig, n: int = 14) -> Gallery:
+    """What the server offers when no --gallery is given: procedural landscapes of the validation split in every
+    style family, for checkpoints with the landscape classes; an empty gallery for other class sets (the user
+    uploads a reference). Built here, not in the app, so the app needs nothing of the data layer."""
+    from PIL import Image
+
+    from cocosnet.app.gallery import Gallery, GalleryItem
+
+    if tuple(cfg.class_names[: len(LANDSCAPE_CLASSES)]) != LANDSCAPE_CLASSES:
+        return Gallery([], cfg)
+    from cocosnet.data.landscapes import FAMILIES, SCENE_KINDS, make_scene, scene_seeds
+
+    items = []
+    for i in range(n):
+        layout_seed, style_seed = scene_seeds("val", i)
+        family, kind = FAMILIES[i % len(FAMILIES)], SCENE_KINDS[i % len(SCENE_KINDS)]
+        ids, photo = make_scene(layout_seed, cfg.image_size, kind, family, style_seed)
+        items.append(GalleryItem(id=f"scene-{i:02d}", name=f"{kind}, {family}", image=Image.fromarray(photo),
+                                 label=ids))
+    return Gallery(items, cfg)
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from cocosnet.app import AppSettings, builtin_gallery, create_app, load_gallery
+    from cocosnet.app import AppSettings, create_app, load_gallery
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     translator = load_translator(args)

@@ -827,3 +827,12 @@ def scene_seeds(split: str, index: int) -> tuple[int, int]:
         raise ValueError(f"index {index} out of range for split {split!r}")
     base = SPLIT_SEED_BASE[split]
     return base + index, base + SPLIT_SEED_SPAN // 2 + index
+
+
+def make_scene(seed: int, size: int, kind: str | None = None, family: str | None = None,
+               style_seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One picture with its label map: layout `seed` (of `kind`) painted in style `style_seed` (default: the
+    same seed) of `family`. Returns (int64 class ids, uint8 RGB), both size x size."""
+    layout = make_layout(seed, size, kind=kind)
+    style = make_style(seed if style_seed is None else style_seed, family)
+    return layout.labels.astype(np.int64), render(layout, style, seed)

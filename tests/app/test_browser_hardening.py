@@ -15,15 +15,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import missing, require_module
+from ..conftest import missing, require_module
 
 require_module("fastapi")
 httpx = require_module("httpx")
 sync_api = require_module("playwright.sync_api")
 
 from cocosnet.app import AppSettings, BackgroundServer, create_app, load_gallery  # noqa: E402
-from cocosnet.app.browser import CHROMIUM, choose, drag, launch  # noqa: E402
 from cocosnet.inference import Translator  # noqa: E402
+
+from ..helpers.browser import CHROMIUM, choose, drag, launch  # noqa: E402
 
 WIDTHS = (390, 1001, 1100, 1230, 1400)
 

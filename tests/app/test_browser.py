@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import missing, require_module
+from ..conftest import missing, require_module
 
 require_module("fastapi")
 sync_api = require_module("playwright.sync_api")
@@ -20,7 +20,7 @@ from cocosnet.app import BackgroundServer, create_app, load_gallery  # noqa: E40
 from cocosnet.inference import Translator  # noqa: E402
 from cocosnet.presets import LANDSCAPE_COLORS  # noqa: E402
 
-from .helpers.browser import CHROMIUM, choose, click, drag, launch  # noqa: E402
+from ..helpers.browser import CHROMIUM, choose, click, drag, launch  # noqa: E402
 
 SKY, GRASS, WATER, TREE, MOUNTAIN = 6, 7, 3, 9, 8
 PALETTE = np.array(LANDSCAPE_COLORS, np.int64)

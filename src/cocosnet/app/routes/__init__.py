@@ -1,0 +1,7 @@
+"""The app's routes, one router per concern; each reads the app's `AppState` through `get_state`."""
+
+from cocosnet.app.routes import gallery, info, pages, translate
+
+ROUTERS = (pages.router, info.router, gallery.router, translate.router)
+
+__all__ = ["ROUTERS", "gallery", "info", "pages", "translate"]
