@@ -140,16 +140,19 @@ def _fit_hints(mismatched_keys: list[str]) -> list[str]:
 def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], source: str, assign: bool = True) -> None:
     """load_state_dict(strict=True) with an error that lists what differs and hints at the likely preset option."""
     own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    mismatched = [(k, tuple(state[k].shape), tuple(own[k].shape)) for k in own.keys() & state.keys()
-                  if state[k].shape != own[k].shape]
+    # every list in state-dict order, so the error names the same first key on every run
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [(k, tuple(state[k].shape), tuple(own[k].shape)) for k in own
+                  if k in state and state[k].shape != own[k].shape]
     if missing or unexpected or mismatched:
         lines = [f"{source} does not fit this model:"]
         if missing:
-            lines.append(f"  {len(missing)} missing keys, e.g. {missing[:3]}")
+            lines.append(f"  {len(missing)} missing keys, first {missing[:3]}")
         if unexpected:
-            lines.append(f"  {len(unexpected)} unexpected keys, e.g. {unexpected[:3]}")
+            lines.append(f"  {len(unexpected)} unexpected keys, first {unexpected[:3]}")
+        if mismatched:
+            lines.append(f"  {len(mismatched)} keys differ in shape, first:")
         for k, got, want in mismatched[:3]:
             lines.append(f"  {k}: checkpoint {list(got)} vs model {list(want)}")
         lines += _fit_hints([k for k, *_ in mismatched])
