@@ -82,5 +82,6 @@ def test_init_from_starts_a_fine_tune_from_exported_weights(tmp_path, capsys):
     assert json.loads((out / "model" / "config.json").read_text())["step"] == 1
 
     other = Trainer(get_preset("tiny", ngf=4), TrainConfig(batch_size=2), load_vgg19("random"))
-    with pytest.raises(ValueError, match=r"model\.safetensors does not fit this model:\n.*checkpoint \[.*\] vs model"):
+    with pytest.raises(ValueError, match=r"model\.safetensors does not fit this model:\n"
+                       r"  \d+ keys differ in shape, first:\n.*checkpoint \[.*\] vs model"):
         other.init_from(src / "model")
