@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cocosnet.nn import ResidualBlock, SPADEResnetBlock, feature_normalize, softmax_attention
+from cocosnet.nn import ResidualBlock, SPADEResnetBlock, arithmetic, feature_normalize, softmax_attention
 from cocosnet.nn.normalization import EPS
 from cocosnet.nn.spectral import sn_conv
 from cocosnet.presets import ModelConfig
@@ -83,12 +83,9 @@ class Correspondence(nn.Module):
         """3x3-unfolded (zero padding) vectors, centred over their own channels (PONO_C), L2-normalised: [B,N,D]."""
         k = self.cfg.match_kernel
         v = F.unfold(feat, k, padding=k // 2)  # [B, C*k*k, N]
-        if not torch.is_grad_enabled():  # inference: one buffer instead of three (same numbers)
-            v.sub_(v.mean(dim=1, keepdim=True))
-            return v.div_(torch.linalg.vector_norm(v, dim=1, keepdim=True) + EPS).transpose(1, 2)
-        v = v - v.mean(dim=1, keepdim=True)
-        v = v / (torch.linalg.vector_norm(v, dim=1, keepdim=True) + EPS)
-        return v.transpose(1, 2)
+        ops = arithmetic()  # inference: one buffer instead of three
+        v = ops.sub(v, v.mean(dim=1, keepdim=True))
+        return ops.div(v, torch.linalg.vector_norm(v, dim=1, keepdim=True) + EPS).transpose(1, 2)
 
     def _exemplar_values(self, exemplar: torch.Tensor) -> torch.Tensor:
         """What is warped per exemplar position: the pooled RGB, or 4x4 patches for the patch warp: [B,M,E]."""

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cocosnet.nn import SelfAttention, SPADEResnetBlock
+from cocosnet.nn import SelfAttention, SPADEResnetBlock, arithmetic, recording_graph
 from cocosnet.presets import ModelConfig
 
 # Rows of context one output row of the full-resolution stage reads: conv_img 1 + conv_1 1 + conv_0 1 + the two
@@ -71,12 +71,13 @@ class Generator(nn.Module):
 
     def _last_stage(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:
         x = self.up_3(x, cond, ids)
-        return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2, inplace=not torch.is_grad_enabled())))
+        return torch.tanh(self.conv_img(arithmetic().leaky_relu(x, 0.2)))
 
     def _can_tile(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None) -> bool:
         rows = self.cfg.band_rows
         h, w = 2 * x.shape[-2], 2 * x.shape[-1]
-        return (not torch.is_grad_enabled() and rows > 0 and h > rows + 2 * _BAND_HALO
+        # only when no graph is recorded: a backward would keep every band's activations, so banding saves nothing
+        return (not recording_graph() and rows > 0 and h > rows + 2 * _BAND_HALO
                 and tuple(cond.shape[-2:]) == (h, w) and (ids is None or tuple(ids.shape[-2:]) == (h, w)))
 
     def _last_stage_in_bands(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:
