@@ -50,6 +50,10 @@ class DomainAdaptor(nn.Module):
         x = self.G_middle_0(x, cond, ids)
         return self.G_middle_1(x, cond, ids)
 
+    def checkpointable_modules(self) -> list[nn.Module]:
+        """Modules training may recompute in backward instead of storing their activations: the SPADE blocks."""
+        return [self.head_0, self.G_middle_0, self.G_middle_1]
+
 
 @dataclass
 class CorrespondenceOutput:
@@ -69,6 +73,11 @@ class CorrespondenceOutput:
 
 
 class Correspondence(nn.Module):
+    # Methods training may recompute in backward (training/grad_checkpoint.py replaces them on the instance): they
+    # take and return tensors and read no parameters. Recomputing `correlate_and_warp` spares storing the unfolded
+    # match vectors and the softmax blocks, ~0.2 GB per sample at 256x256.
+    checkpointable_methods: tuple[str, ...] = ("correlate_and_warp",)
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
@@ -78,6 +87,11 @@ class Correspondence(nn.Module):
         self.layer = nn.Sequential(*[ResidualBlock(c) for _ in range(cfg.corr_blocks)])
         self.theta = nn.Conv2d(c, cfg.corr_channels, 1)
         self.phi = nn.Conv2d(c, cfg.corr_channels, 1)
+
+    def checkpointable_modules(self) -> list[nn.Module]:
+        """Modules training may recompute in backward: each whole domain adaptor (which offers its own SPADE blocks
+        in turn, recomputed nested inside it) and the shared refinement blocks."""
+        return [self.adaptive_model_seg, self.adaptive_model_img, *self.layer]
 
     def _match_vectors(self, feat: torch.Tensor) -> torch.Tensor:
         """3x3-unfolded (zero padding) vectors, centred over their own channels (PONO_C), L2-normalised: [B,N,D]."""
@@ -138,7 +152,7 @@ class Correspondence(nn.Module):
         with torch.autocast(exemplar.device.type, enabled=False):
             # the correlation is divided by a temperature of 0.01: half-precision rounding of the cosines would
             # move the softmax logits by ~0.4, so matching and warping always run in float32
-            out = self._correlate_and_warp(
+            out = self.correlate_and_warp(
                 theta.float(), phi.float(), exemplar.float(),
                 None if exemplar_semantic is None else exemplar_semantic.float(),
                 return_mask, return_cycle, return_corr,
@@ -149,7 +163,7 @@ class Correspondence(nn.Module):
             out.theta, out.phi = theta, phi
         return out
 
-    def _correlate_and_warp(
+    def correlate_and_warp(
         self,
         theta: torch.Tensor,
         phi: torch.Tensor,
@@ -159,6 +173,7 @@ class Correspondence(nn.Module):
         return_cycle: bool,
         return_corr: bool,
     ) -> CorrespondenceOutput:
+        """Match theta [B,C,h,w] against phi; warp the exemplar (its label map; back, for the cycle) by the softmax."""
         cfg = self.cfg
         b, _, h, w = exemplar.shape
         fh, fw = theta.shape[-2:]

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cocosnet.nn import SelfAttention, SPADEResnetBlock, arithmetic, recording_graph
+from cocosnet.nn import SPADE, SelfAttention, SPADEResnetBlock, arithmetic, recording_graph
 from cocosnet.presets import ModelConfig
 
 # Rows of context one output row of the full-resolution stage reads: conv_img 1 + conv_1 1 + conv_0 1 + the two
@@ -36,6 +36,15 @@ class Generator(nn.Module):
         self.up_2 = SPADEResnetBlock(4 * nf, 2 * nf, ic, hid, oh)
         self.up_3 = SPADEResnetBlock(2 * nf, nf, ic, hid, oh)
         self.conv_img = nn.Conv2d(nf, 3, 3, padding=1)
+
+    def checkpointable_modules(self) -> list[nn.Module]:
+        """Modules training may recompute in backward instead of storing their activations: every residual block
+        and the self-attention, and inside the blocks at image/2 and image resolution each SPADE layer as well
+        (recomputing such a block whole would hold its three SPADE layers' activations at once, ~0.7 GB at 256^2)."""
+        blocks = [self.head_0, self.G_middle_0, self.G_middle_1, self.up_0, self.up_1, self.up_2, self.up_3]
+        attention = [self.attn] if self.cfg.use_attention else []
+        high_res_spades = [m for block in (self.up_2, self.up_3) for m in block.children() if isinstance(m, SPADE)]
+        return blocks + attention + high_res_spades
 
     @staticmethod
     def up(x: torch.Tensor) -> torch.Tensor:
