@@ -28,16 +28,12 @@ def _load(official_dir, recipe, folder, preset, size, **overrides):
     return model
 
 
-@pytest.mark.parametrize("folder,preset,size", CASES)
-@pytest.mark.parametrize("warp_impl", ["auto", "dense"])
-def test_matches_official_outputs(official_dir, recipe, folder, preset, size, warp_impl):
-    model = _load(official_dir, recipe, folder, preset, size, warp_impl=warp_impl)
-    inputs = torch.load(official_dir / "vectors" / folder / "inputs.pt", weights_only=True)
-    expected = torch.load(official_dir / "vectors" / folder / "expected.pt", weights_only=True)
-    with torch.inference_mode():
-        ids = inputs["label"][:, 0].long() if model.cfg.label_nc else None  # the one-hot lookup path
-        out = model(model.encode(inputs["label"]), inputs["ref"], model.encode(inputs["label_ref"]),
-                    return_intermediates=True, label_ids=ids if warp_impl == "auto" else None)
+def _vectors(official_dir, folder):
+    return (torch.load(official_dir / "vectors" / folder / "inputs.pt", weights_only=True),
+            torch.load(official_dir / "vectors" / folder / "expected.pt", weights_only=True))
+
+
+def _assert_matches(out, expected):
     got = {"fake_image": out.image, "warp_out": out.warped}
     got.update({k: getattr(out.correspondence, k) for k in INTERMEDIATES})
     assert set(expected) <= set(got)
@@ -45,8 +41,32 @@ def test_matches_official_outputs(official_dir, recipe, folder, preset, size, wa
         assert got[key].shape == want.shape, key
         # images and warps (|x| <= 1) within 1e-4; features (|x| up to ~10) within 2e-4
         tol = 1e-4 if key in ("fake_image", "warp_out", "warp_out_lowres", "warp_mask") else 2e-4
-        err = (got[key] - want).abs().max().item()
+        err = (got[key].detach() - want).abs().max().item()
         assert err <= tol, f"{key}: max |diff| {err:.3g} > {tol}"
+
+
+@pytest.mark.parametrize("folder,preset,size", CASES)
+@pytest.mark.parametrize("warp_impl", ["auto", "dense"])
+def test_matches_official_outputs(official_dir, recipe, folder, preset, size, warp_impl):
+    model = _load(official_dir, recipe, folder, preset, size, warp_impl=warp_impl)
+    inputs, expected = _vectors(official_dir, folder)
+    with torch.inference_mode():
+        ids = inputs["label"][:, 0].long() if model.cfg.label_nc else None  # the one-hot lookup path
+        out = model(model.encode(inputs["label"]), inputs["ref"], model.encode(inputs["label_ref"]),
+                    return_intermediates=True, label_ids=ids if warp_impl == "auto" else None)
+    _assert_matches(out, expected)
+
+
+def test_recorded_training_path_matches_official_outputs(official_dir, recipe):
+    """What a training forward runs: autograd recording (no in-place arithmetic), the encoded map, the chunked
+    warp; the same thresholds as the inference path above."""
+    model = _load(official_dir, recipe, "ade20k", "ade20k", 128)
+    inputs, expected = _vectors(official_dir, "ade20k")
+    with torch.enable_grad():
+        out = model(model.encode(inputs["label"]), inputs["ref"], model.encode(inputs["label_ref"]),
+                    return_intermediates=True)
+    assert out.image.requires_grad and out.image.grad_fn is not None
+    _assert_matches(out, expected)
 
 
 def test_translator_path_matches_official_image(official_dir, recipe):
@@ -55,8 +75,7 @@ def test_translator_path_matches_official_image(official_dir, recipe):
     from cocosnet.inference import run_model
 
     model = _load(official_dir, recipe, "ade20k", "ade20k", 128)
-    inputs = torch.load(official_dir / "vectors" / "ade20k" / "inputs.pt", weights_only=True)
-    expected = torch.load(official_dir / "vectors" / "ade20k" / "expected.pt", weights_only=True)
+    inputs, expected = _vectors(official_dir, "ade20k")
     with torch.inference_mode():
         out = run_model(model, inputs["label"], inputs["ref"], inputs["label_ref"])
     for key, got in (("fake_image", out.image), ("warp_out", out.warped)):

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cocosnet.nn import ResidualBlock, SPADEResnetBlock, feature_normalize, softmax_attention
+from cocosnet.nn import ResidualBlock, SPADEResnetBlock, arithmetic, feature_normalize, softmax_attention
 from cocosnet.nn.normalization import EPS
 from cocosnet.nn.spectral import sn_conv
 from cocosnet.presets import ModelConfig
@@ -50,6 +50,10 @@ class DomainAdaptor(nn.Module):
         x = self.G_middle_0(x, cond, ids)
         return self.G_middle_1(x, cond, ids)
 
+    def checkpointable_modules(self) -> list[nn.Module]:
+        """Modules training may recompute in backward instead of storing their activations: the SPADE blocks."""
+        return [self.head_0, self.G_middle_0, self.G_middle_1]
+
 
 @dataclass
 class CorrespondenceOutput:
@@ -69,6 +73,11 @@ class CorrespondenceOutput:
 
 
 class Correspondence(nn.Module):
+    # Methods training may recompute in backward (training/grad_checkpoint.py replaces them on the instance): they
+    # take and return tensors and read no parameters. Recomputing `correlate_and_warp` spares storing the unfolded
+    # match vectors and the softmax blocks.
+    checkpointable_methods: tuple[str, ...] = ("correlate_and_warp",)
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
@@ -79,16 +88,18 @@ class Correspondence(nn.Module):
         self.theta = nn.Conv2d(c, cfg.corr_channels, 1)
         self.phi = nn.Conv2d(c, cfg.corr_channels, 1)
 
+    def checkpointable_modules(self) -> list[nn.Module]:
+        """Modules training may recompute in backward: each whole domain adaptor (which offers its own SPADE blocks
+        in turn, recomputed nested inside it) and the shared refinement blocks."""
+        return [self.adaptive_model_seg, self.adaptive_model_img, *self.layer]
+
     def _match_vectors(self, feat: torch.Tensor) -> torch.Tensor:
         """3x3-unfolded (zero padding) vectors, centred over their own channels (PONO_C), L2-normalised: [B,N,D]."""
         k = self.cfg.match_kernel
         v = F.unfold(feat, k, padding=k // 2)  # [B, C*k*k, N]
-        if not torch.is_grad_enabled():  # inference: one buffer instead of three (same numbers)
-            v.sub_(v.mean(dim=1, keepdim=True))
-            return v.div_(torch.linalg.vector_norm(v, dim=1, keepdim=True) + EPS).transpose(1, 2)
-        v = v - v.mean(dim=1, keepdim=True)
-        v = v / (torch.linalg.vector_norm(v, dim=1, keepdim=True) + EPS)
-        return v.transpose(1, 2)
+        ops = arithmetic()  # inference: one buffer instead of three
+        v = ops.sub(v, v.mean(dim=1, keepdim=True))
+        return ops.div(v, torch.linalg.vector_norm(v, dim=1, keepdim=True) + EPS).transpose(1, 2)
 
     def _exemplar_values(self, exemplar: torch.Tensor) -> torch.Tensor:
         """What is warped per exemplar position: the pooled RGB, or 4x4 patches for the patch warp: [B,M,E]."""
@@ -141,7 +152,7 @@ class Correspondence(nn.Module):
         with torch.autocast(exemplar.device.type, enabled=False):
             # the correlation is divided by a temperature of 0.01: half-precision rounding of the cosines would
             # move the softmax logits by ~0.4, so matching and warping always run in float32
-            out = self._correlate_and_warp(
+            out = self.correlate_and_warp(
                 theta.float(), phi.float(), exemplar.float(),
                 None if exemplar_semantic is None else exemplar_semantic.float(),
                 return_mask, return_cycle, return_corr,
@@ -152,7 +163,7 @@ class Correspondence(nn.Module):
             out.theta, out.phi = theta, phi
         return out
 
-    def _correlate_and_warp(
+    def correlate_and_warp(
         self,
         theta: torch.Tensor,
         phi: torch.Tensor,
@@ -162,6 +173,7 @@ class Correspondence(nn.Module):
         return_cycle: bool,
         return_corr: bool,
     ) -> CorrespondenceOutput:
+        """Match theta [B,C,h,w] against phi; warp the exemplar (its label map; back, for the cycle) by the softmax."""
         cfg = self.cfg
         b, _, h, w = exemplar.shape
         fh, fw = theta.shape[-2:]

@@ -46,6 +46,10 @@ class NLayerDiscriminator(nn.Module):
             self.add_module(f"model{n}", nn.Sequential(_sn_in(nf_prev, nf, kw, stride, padw), nn.LeakyReLU(0.2)))
         self.add_module(f"model{n_layers}", nn.Sequential(nn.Conv2d(nf, 1, kw, stride=1, padding=padw)))
 
+    def checkpointable_modules(self) -> list[nn.Module]:
+        """Modules training may recompute in backward instead of storing their activations: the self-attention."""
+        return [self.attn] if self.cfg.d_attention else []
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = []
         n_layers = self.cfg.n_layers_D

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cocosnet.nn import SelfAttention, SPADEResnetBlock
+from cocosnet.nn import SPADE, SelfAttention, SPADEResnetBlock, arithmetic, recording_graph
 from cocosnet.presets import ModelConfig
 
 # Rows of context one output row of the full-resolution stage reads: conv_img 1 + conv_1 1 + conv_0 1 + the two
@@ -36,6 +36,15 @@ class Generator(nn.Module):
         self.up_2 = SPADEResnetBlock(4 * nf, 2 * nf, ic, hid, oh)
         self.up_3 = SPADEResnetBlock(2 * nf, nf, ic, hid, oh)
         self.conv_img = nn.Conv2d(nf, 3, 3, padding=1)
+
+    def checkpointable_modules(self) -> list[nn.Module]:
+        """Modules training may recompute in backward instead of storing their activations: every residual block
+        and the self-attention, and inside the blocks at image/2 and image resolution each SPADE layer as well
+        (recomputing such a block whole would hold its three SPADE layers' full-resolution activations at once)."""
+        blocks = [self.head_0, self.G_middle_0, self.G_middle_1, self.up_0, self.up_1, self.up_2, self.up_3]
+        attention = [self.attn] if self.cfg.use_attention else []
+        high_res_spades = [m for block in (self.up_2, self.up_3) for m in block.children() if isinstance(m, SPADE)]
+        return blocks + attention + high_res_spades
 
     @staticmethod
     def up(x: torch.Tensor) -> torch.Tensor:
@@ -71,12 +80,13 @@ class Generator(nn.Module):
 
     def _last_stage(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:
         x = self.up_3(x, cond, ids)
-        return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2, inplace=not torch.is_grad_enabled())))
+        return torch.tanh(self.conv_img(arithmetic().leaky_relu(x, 0.2)))
 
     def _can_tile(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None) -> bool:
         rows = self.cfg.band_rows
         h, w = 2 * x.shape[-2], 2 * x.shape[-1]
-        return (not torch.is_grad_enabled() and rows > 0 and h > rows + 2 * _BAND_HALO
+        # only when no graph is recorded: a backward would keep every band's activations, so banding saves nothing
+        return (not recording_graph() and rows > 0 and h > rows + 2 * _BAND_HALO
                 and tuple(cond.shape[-2:]) == (h, w) and (ids is None or tuple(ids.shape[-2:]) == (h, w)))
 
     def _last_stage_in_bands(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:

@@ -84,9 +84,9 @@ class CoCosNet(nn.Module):
         if h % 32 or w % 32:
             raise ValueError(f"image size must be a multiple of 32, got {h}x{w}")
         corr = self.correspondence(semantic, exemplar, exemplar_semantic, label_ids=label_ids, **corr_kwargs)
-        if label_ids is not None and self.cfg.label_nc and not torch.is_grad_enabled():
-            # inference: SPADE reads the one-hot part through the ids, so only the first layer sees the full
-            # conditioning, at 1/32 (nearest resizing commutes with the concatenation: the same numbers)
+        if label_ids is not None and self.cfg.label_nc:
+            # SPADE reads the one-hot part through the ids, so only the first layer sees the full conditioning, at
+            # 1/32 (nearest resizing commutes with the concatenation: the same numbers, with or without autograd)
             small = (h // 32, w // 32)
             fc_cond = torch.cat([F.interpolate(corr.warp_out, size=small, mode="nearest"),
                                  F.interpolate(semantic, size=small, mode="nearest")], 1)

@@ -2,16 +2,20 @@
 
 from cocosnet.nn.attention import SelfAttention, softmax_attention
 from cocosnet.nn.blocks import ResidualBlock, SPADEResnetBlock
+from cocosnet.nn.inplace import Arithmetic, arithmetic, recording_graph
 from cocosnet.nn.normalization import SPADE, PositionalNorm2d, feature_normalize
 from cocosnet.nn.spectral import spectral_norm
 
 __all__ = [
+    "Arithmetic",
     "SPADE",
     "PositionalNorm2d",
     "ResidualBlock",
     "SPADEResnetBlock",
     "SelfAttention",
+    "arithmetic",
     "feature_normalize",
+    "recording_graph",
     "softmax_attention",
     "spectral_norm",
 ]

@@ -14,30 +14,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cocosnet.nn.inplace import arithmetic
 from cocosnet.nn.spectral import sn_conv
 
 
 def _dense(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
-    return torch.matmul(torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * scale, dim=-1), v)
+    scores = arithmetic().mul(torch.matmul(q, k.transpose(-1, -2)), scale)  # inference: scaled in place
+    return torch.matmul(torch.softmax(scores, dim=-1), v)
 
 
 MAX_BLOCK_ELEMENTS = 1 << 22  # 16 MB of fp32 scores per block at most (keeps inference peak RSS low)
 
 
 def _chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, chunk: int) -> torch.Tensor:
+    """`_dense` on blocks of query rows, each block copied into one preallocated result as soon as it is done."""
     chunk = max(1, min(chunk, MAX_BLOCK_ELEMENTS // max(1, k.shape[-2] * q.shape[0])))
     if q.shape[-2] <= chunk:
         return _dense(q, k, v, scale)
-    kt = k.transpose(-1, -2)
-    if not torch.is_grad_enabled():  # inference: scale the scores in place, write each block into the result
-        out = q.new_empty(*q.shape[:-1], v.shape[-1])
-        for qc, oc in zip(q.split(chunk, dim=-2), out.split(chunk, dim=-2), strict=True):
-            torch.matmul(torch.softmax(torch.matmul(qc, kt).mul_(scale), dim=-1), v, out=oc)
-        return out
-    return torch.cat(
-        [torch.matmul(torch.softmax(torch.matmul(qc, kt) * scale, dim=-1), v) for qc in q.split(chunk, dim=-2)],
-        dim=-2,
-    )
+    out = q.new_empty(*q.shape[:-1], v.shape[-1])
+    for start in range(0, q.shape[-2], chunk):
+        rows = slice(start, start + chunk)
+        out[..., rows, :] = _dense(q[..., rows, :], k, v, scale)  # autograd routes the block's gradient back
+    return out
 
 
 def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cocosnet.nn.inplace import arithmetic
 from cocosnet.nn.normalization import SPADE, resize_ids
 from cocosnet.nn.spectral import sn_conv
 
@@ -33,11 +34,11 @@ class SPADEResnetBlock(nn.Module):
             cond = F.interpolate(cond, size=x.shape[-2:], mode="nearest")
         if ids is not None:
             ids = resize_ids(ids, x.shape[-2:])
-        inplace = not torch.is_grad_enabled()  # inference: reuse buffers (same numbers, lower peak memory)
+        ops = arithmetic()  # inference: reuse the normalised maps and the residual's buffer
         x_s = self.conv_s(self.norm_s(x, cond, ids)) if self.learned_shortcut else x
-        dx = self.conv_0(self.pad(F.leaky_relu(self.norm_0(x, cond, ids), 0.2, inplace=inplace)))
-        dx = self.conv_1(self.pad(F.leaky_relu(self.norm_1(dx, cond, ids), 0.2, inplace=inplace)))
-        return dx.add_(x_s) if inplace else x_s + dx
+        dx = self.conv_0(self.pad(ops.leaky_relu(self.norm_0(x, cond, ids), 0.2)))
+        dx = self.conv_1(self.pad(ops.leaky_relu(self.norm_1(dx, cond, ids), 0.2)))
+        return ops.add(dx, x_s)
 
 
 class ResidualBlock(nn.Module):

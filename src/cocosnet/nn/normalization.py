@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cocosnet.nn.inplace import arithmetic
+
 EPS = sys.float_info.epsilon  # the official feature_normalize adds machine epsilon to the norm
 
 
@@ -25,9 +27,8 @@ class PositionalNorm2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=1)
-        if not torch.is_grad_enabled():  # inference: one full-size tensor instead of two (same numbers)
-            return (x - mean).div_((var + self.eps).sqrt_())
-        return (x - mean) / (var + self.eps).sqrt()
+        ops = arithmetic()  # inference: one full-size tensor instead of two
+        return ops.div(x - mean, ops.sqrt(var + self.eps))
 
 
 def resize_ids(ids: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -75,13 +76,11 @@ class SPADE(nn.Module):
     def shared(self, cond: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
         if ids is None or self.onehot_start is None:
             return self.mlp_shared(cond)
-        conv, k = self.mlp_shared[1], self.onehot_start
+        conv, k, ops = self.mlp_shared[1], self.onehot_start, arithmetic()
         out = onehot_conv3x3(ids, conv.weight[:, k:])
         if k:
             out = out + F.conv2d(self.pad(cond[:, :k]), conv.weight[:, :k])
-        if not torch.is_grad_enabled():
-            return out.add_(conv.bias[:, None, None]).relu_()
-        return F.relu(out + conv.bias[:, None, None])
+        return ops.relu(ops.add(out, conv.bias[:, None, None]))
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
         normalized = self.param_free_norm(x)
@@ -90,9 +89,5 @@ class SPADE(nn.Module):
         if ids is not None:
             ids = resize_ids(ids, x.shape[-2:])
         actv = self.pad(self.shared(cond, ids))
-        if not torch.is_grad_enabled():  # inference: modulate in place, free each map once used (same numbers)
-            normalized.mul_(self.mlp_gamma(actv).add_(1))
-            beta = self.mlp_beta(actv)
-            del actv
-            return normalized.add_(beta)
-        return normalized * (1 + self.mlp_gamma(actv)) + self.mlp_beta(actv)
+        ops = arithmetic()  # inference: modulate in place, each of gamma and beta freed once used
+        return ops.add(ops.mul(normalized, ops.add(self.mlp_gamma(actv), 1)), self.mlp_beta(actv))

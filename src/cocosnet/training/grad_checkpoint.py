@@ -1,10 +1,11 @@
 """Gradient checkpointing (recompute in backward instead of storing activations), exact with spectral norm.
 
-What is recomputed (`enable_gradient_checkpointing`): every SPADE residual block (generator and domain adaptors)
-and shared residual block, the self-attention layers, each whole domain adaptor (its blocks nested inside), the
-correlation + warp, and each SPADE layer of the generator's two full-resolution blocks (nested inside the block).
-What stays stored: the inputs of those pieces, the generator's upsamplings, the VGG and discriminator activations
-of the loss terms. docs/training.md measures what it saves at the official widths.
+What is recomputed is what the model offers (`checkpointable_modules()` and `checkpointable_methods` of its parts):
+every SPADE residual block (generator and domain adaptors) and shared residual block, the generator's self-attention,
+each whole domain adaptor (its blocks nested inside), the correlation + warp, and each SPADE layer of the generator's
+two full-resolution blocks (nested inside the block). What stays stored: the inputs of those pieces, the generator's
+upsamplings, the VGG and discriminator activations of the loss terms. docs/training.md measures what it saves at
+the official widths.
 
 The recomputation in backward would run the spectral-norm power iteration a second time and normalise the weights
 with different u, v than the forward did. So each checkpointed call records the u, v its forward used, and the
@@ -14,16 +15,15 @@ never written in place, so autograd's saved tensors stay valid). Gradients equal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from cocosnet.correspondence import Correspondence, DomainAdaptor
-from cocosnet.generator import Generator
 from cocosnet.memory import trim_heap
-from cocosnet.nn import SPADE, ResidualBlock, SelfAttention, SPADEResnetBlock
+from cocosnet.nn import recording_graph
 
 _TRIM_BEFORE_RECOMPUTE = False  # set by set_trim_before_recompute (the CPU trainer with trim_host_memory)
 
@@ -72,50 +72,44 @@ class _Replay:
         self.saved = []
 
 
-def _checkpointed(block: nn.Module, forward: Any, sn: list[nn.Module]) -> Any:
+def _checkpointed(block: nn.Module, forward: Callable, sn: list[nn.Module]) -> Callable:
     def run(*args: Any, **kwargs: Any) -> Any:
-        if not (torch.is_grad_enabled() and block.training):
+        if not (recording_graph() and block.training):
             return forward(*args, **kwargs)
         stash: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         return checkpoint(forward, *args, use_reentrant=False,
                           context_fn=lambda: (_Record(sn, stash), _Replay(sn, stash)), **kwargs)
 
+    run.recomputed_in_backward = True
     return run
 
 
-# Modules whose `forward` is recomputed. Nesting is fine (a domain adaptor's SPADE blocks are checkpointed inside
-# the checkpointed adaptor: its backward recomputes the adaptor storing only the blocks' inputs, then each block).
-CHECKPOINTED_TYPES: tuple[type, ...] = (SPADEResnetBlock, ResidualBlock, SelfAttention, DomainAdaptor)
-# The generator's blocks at image/2 and image resolution: recomputing one of them whole would hold all three SPADE
-# layers' full-resolution activations at once; their SPADE layers are checkpointed inside the block as well.
-HIGH_RES_GENERATOR_BLOCKS: tuple[str, ...] = ("up_2", "up_3")
+def is_checkpointed(fn: Callable) -> bool:
+    """Whether `fn` (a module's `forward`, a checkpointable method) is recomputed in backward."""
+    return getattr(fn, "recomputed_in_backward", False)
 
 
-def enable_gradient_checkpointing(model: nn.Module, types: tuple[type, ...] = CHECKPOINTED_TYPES,
-                                  correlation: bool = True) -> int:
-    """Recompute every module of `types` in backward instead of storing its activations; returns how many.
+def enable_gradient_checkpointing(model: nn.Module, correlation: bool = True) -> int:
+    """Recompute in backward, instead of storing their activations, the pieces `model`'s parts offer; returns how
+    many pieces were wrapped (0 when called again).
 
-    correlation: also recompute the correspondence's matching and warp (`Correspondence._correlate_and_warp`: the
-    unfolded match vectors and the softmax blocks).
+    Every submodule with `checkpointable_modules()` offers those modules (their `forward` is recomputed; nesting is
+    fine: a domain adaptor's SPADE blocks are recomputed inside the recomputed adaptor, storing only the blocks'
+    inputs); one with `checkpointable_methods` offers those methods (parameter-free tensor steps such as the
+    correspondence's matching and warp; correlation=False leaves them stored).
 
-    Patches the instances' `forward` (parameter names and state dicts are unchanged). Build copies of the model
-    (EMA) from a fresh instance + `load_state_dict`, not `copy.deepcopy`, after calling this.
+    Replaces the instances' `forward` / methods (parameter names and state dicts are unchanged). Build copies of the
+    model (EMA) from a fresh instance + `load_state_dict`, not `copy.deepcopy`, after calling this.
     """
     n = 0
-    for m in model.modules():
-        if isinstance(m, types) and not getattr(m, "_grad_checkpointed", False):
-            m.forward = _checkpointed(m, m.forward, _sn_modules(m))
-            m._grad_checkpointed = True
-            n += 1
-        if isinstance(m, Generator):  # the full-resolution blocks: also each SPADE layer inside (nested)
-            for name in HIGH_RES_GENERATOR_BLOCKS:
-                for spade in getattr(m, name).modules():
-                    if isinstance(spade, SPADE) and not getattr(spade, "_grad_checkpointed", False):
-                        spade.forward = _checkpointed(spade, spade.forward, [])
-                        spade._grad_checkpointed = True
-                        n += 1
-        if correlation and isinstance(m, Correspondence) and not getattr(m, "_corr_checkpointed", False):
-            m._correlate_and_warp = _checkpointed(m, m._correlate_and_warp, [])
-            m._corr_checkpointed = True
-            n += 1
+    for part in list(model.modules()):
+        offered = part.checkpointable_modules() if hasattr(part, "checkpointable_modules") else []
+        for piece in offered:
+            if not is_checkpointed(piece.forward):
+                piece.forward = _checkpointed(piece, piece.forward, _sn_modules(piece))
+                n += 1
+        for name in getattr(part, "checkpointable_methods", ()) if correlation else ():
+            if not is_checkpointed(getattr(part, name)):
+                setattr(part, name, _checkpointed(part, getattr(part, name), []))
+                n += 1
     return n

@@ -1,0 +1,86 @@
+"""PositionalNorm and SPADE: the official conventions (ARCHITECTURE.md §9) and the same numbers in both modes."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cocosnet.nn import SPADE, PositionalNorm2d, feature_normalize
+from cocosnet.nn.normalization import onehot_conv3x3
+
+from ..grad_modes import assert_same_in_both_modes
+
+
+def test_positional_norm_uses_unbiased_variance():
+    x = torch.tensor([1.0, 2.0, 3.0]).view(1, 3, 1, 1)
+    # mean 2, unbiased variance ((1)^2 + 0 + 1^2) / (3 - 1) = 1
+    expected = torch.tensor([-1.0, 0.0, 1.0]) / math.sqrt(1 + 1e-5)
+    assert torch.allclose(PositionalNorm2d()(x).flatten(), expected, atol=1e-7)
+
+
+def test_positional_norm_is_the_same_in_both_modes():
+    torch.manual_seed(0)
+    assert_same_in_both_modes(PositionalNorm2d(), torch.randn(2, 7, 5, 6) * 3 + 1)
+
+
+def test_feature_normalize_adds_machine_epsilon():
+    x = torch.tensor([[3.0, 0.0], [4.0, 0.0]]).view(1, 2, 1, 2)
+    out = feature_normalize(x)
+    assert torch.allclose(out[0, :, 0, 0], torch.tensor([0.6, 0.8]))
+    assert torch.equal(out[0, :, 0, 1], torch.zeros(2))  # 0 / (0 + eps), no NaN
+
+
+def test_spade_resizes_conditioning_with_nearest():
+    torch.manual_seed(0)
+    spade = SPADE(norm_nc=2, cond_nc=1, hidden=1)
+    cond = torch.arange(16.0).view(1, 1, 4, 4)
+    seen = {}
+    spade.mlp_shared.register_forward_hook(lambda m, i, o: seen.setdefault("cond", i[0]))
+    spade(torch.randn(1, 2, 2, 2), cond)
+    # nearest to 2x2 picks the top-left sample of each 2x2 block: 0, 2, 8, 10
+    assert seen["cond"].flatten().tolist() == [0.0, 2.0, 8.0, 10.0]
+
+
+def test_spade_with_constant_modulation_scales_and_shifts_the_positional_norm():
+    """gamma and beta convolutions with zero weights: out = PONO(x) * (1 + b_gamma) + b_beta, per channel."""
+    torch.manual_seed(0)
+    spade = SPADE(norm_nc=3, cond_nc=2, hidden=4)
+    with torch.no_grad():
+        for conv, bias in ((spade.mlp_gamma, [0.5, -1.0, 2.0]), (spade.mlp_beta, [0.1, 0.2, -0.3])):
+            conv.weight.zero_()
+            conv.bias.copy_(torch.tensor(bias))
+    x = torch.randn(2, 3, 4, 4)
+    out = spade(x, torch.randn(2, 2, 8, 8))
+    want = PositionalNorm2d()(x) * torch.tensor([1.5, 0.0, 3.0]).view(1, 3, 1, 1) + torch.tensor(
+        [0.1, 0.2, -0.3]).view(1, 3, 1, 1)
+    torch.testing.assert_close(out, want, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("onehot_start", [None, 0, 3])
+def test_spade_is_the_same_in_both_modes(onehot_start):
+    """Dense conditioning, and the class-id lookup for a one-hot conditioning from channel 0 or 3 on; the
+    conditioning at twice the features' size (resized inside)."""
+    torch.manual_seed(0)
+    k = onehot_start or 0
+    spade = SPADE(norm_nc=6, cond_nc=k + 5, hidden=4, onehot_start=onehot_start)
+    ids = torch.randint(0, 5, (2, 16, 16))
+    cond = torch.cat([torch.randn(2, k, 16, 16), F.one_hot(ids, 5).permute(0, 3, 1, 2).float()], 1)
+    x = torch.randn(2, 6, 8, 8)
+    if onehot_start is None:
+        assert_same_in_both_modes(spade, x, cond)
+    else:
+        assert_same_in_both_modes(spade, x, cond, ids)
+
+
+def test_onehot_lookup_equals_convolving_the_one_hot_map():
+    torch.manual_seed(0)
+    ids = torch.randint(0, 7, (2, 9, 11))
+    weight = torch.randn(5, 7, 3, 3, requires_grad=True)
+    onehot = F.one_hot(ids, 7).permute(0, 3, 1, 2).float()
+    want = F.conv2d(F.pad(onehot, (1, 1, 1, 1), mode="reflect"), weight)
+    got = onehot_conv3x3(ids, weight)
+    assert torch.allclose(got, want, atol=1e-5)
+    (g1,) = torch.autograd.grad(got.square().sum(), weight)
+    (g2,) = torch.autograd.grad(want.square().sum(), weight)
+    assert torch.allclose(g1, g2, atol=1e-4)

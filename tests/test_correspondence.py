@@ -1,0 +1,182 @@
+"""Correspondence: match vectors, the warp worked by hand, memory-efficient = dense, and both modes equal."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cocosnet.correspondence import Correspondence
+from cocosnet.presets import get_model_config
+
+from .grad_modes import assert_same_in_both_modes
+
+
+def _onehot(n: int, classes: int = 10, size: int = 64, seed: int = 0) -> torch.Tensor:
+    ids = torch.randint(0, classes, (n, 1, size, size), generator=torch.Generator().manual_seed(seed))
+    return torch.zeros(n, classes, size, size).scatter_(1, ids, 1.0)
+
+
+def test_match_vectors_zero_padded_3x3_and_centred_over_channels():
+    corr = Correspondence(get_model_config("tiny"))
+    feat = torch.ones(1, 1, 3, 3)
+    v = corr._match_vectors(feat)  # [1, 9 positions, 9 dims]
+    # corner (0,0): the 3x3 window holds 4 ones (inside) and 5 zeros (padding)
+    window = torch.tensor([0, 0, 0, 0, 1, 1, 0, 1, 1.0])
+    centred = window - 4 / 9
+    assert torch.allclose(v[0, 0], centred / centred.norm(), atol=1e-6)
+    # centre (1,1): all nine ones -> centred to zero -> stays zero (no NaN)
+    assert torch.equal(v[0, 4], torch.zeros(9))
+
+
+def test_match_vectors_are_the_same_in_both_modes():
+    torch.manual_seed(0)
+    corr = Correspondence(get_model_config("tiny"))
+    assert_same_in_both_modes(corr._match_vectors, torch.randn(2, 16, 9, 7))
+
+
+@pytest.mark.parametrize("warp", ["nearest", "patch"])
+def test_a_hard_correspondence_moves_each_exemplar_position_to_its_match(warp):
+    """Hand-made features: query position i carries the one-hot code e_i, exemplar position j the code of its
+    mirror image across the vertical axis. With 1x1 match vectors, centred e_i have cosine 1 with themselves and
+    -1/255 with any other, so at temperature 1e-3 the softmax is exactly a permutation: the warp is the pooled
+    exemplar (or its 4x4 patches, moved whole and not mirrored inside) mirrored, its label map likewise, and the
+    cycle warp back is the exemplar itself."""
+    cfg = get_model_config("tiny", match_kernel=1, temperature=1e-3, warp=warp)
+    corr = Correspondence(cfg)
+    fh = fw = cfg.feature_size  # 16
+    theta = torch.eye(fh * fw).view(1, fh * fw, fh, fw)
+    phi = theta.flip(-1)
+    torch.manual_seed(0)
+    exemplar = torch.rand(1, 3, 64, 64) * 2 - 1
+    label = _onehot(1)
+    out = corr.correlate_and_warp(theta, phi, exemplar, label, return_mask=True, return_cycle=True, return_corr=True)
+    assert torch.equal(out.corr[0], torch.eye(fh * fw).view(fh, fw, fh, fw).flip(-1).reshape(fh * fw, fh * fw))
+    if warp == "patch":
+        patches = exemplar.view(1, 3, fh, 4, fw, 4)
+        assert torch.equal(out.warp_out, patches.flip(4).reshape(1, 3, 64, 64))
+        assert out.warp_out_lowres is None
+        assert torch.equal(out.warp_cycle, exemplar)
+    else:
+        pooled = F.avg_pool2d(exemplar, 4)
+        assert torch.equal(out.warp_out_lowres, pooled.flip(-1))
+        assert torch.equal(out.warp_out, F.interpolate(pooled.flip(-1), scale_factor=4, mode="nearest"))
+        assert torch.equal(out.warp_cycle, pooled)
+    assert torch.equal(out.warp_mask, F.interpolate(label, size=(fh, fw), mode="nearest").flip(-1))
+
+
+def test_maskmix_label_downsampling_is_nearest():
+    cfg = get_model_config("tiny")
+    corr = Correspondence(cfg).eval()
+    seen = []
+    corr.layer.register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    sem = torch.zeros(1, 10, 64, 64)
+    sem[0, 1, ::4, ::4] = 1  # class 1 only on the top-left pixel of each 4x4 block
+    with torch.no_grad():
+        corr(sem, torch.zeros(1, 3, 64, 64), sem)
+    label_part = seen[0][:, cfg.adaptor_out:]
+    assert torch.equal(label_part[0, 1], torch.ones(16, 16))
+
+
+def test_output_shapes_and_the_exemplar_label_it_requires():
+    cfg = get_model_config("tiny", warp_mask=True)
+    corr = Correspondence(cfg).eval()
+    sem, ex = _onehot(2), torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        out = corr(sem, ex, sem, return_intermediates=True, return_cycle=True, return_corr=True)
+        with pytest.raises(ValueError, match="needs the exemplar's semantic map"):
+            corr(sem, ex)
+    assert out.warp_out.shape == (2, 3, 64, 64) and out.warp_out_lowres.shape == (2, 3, 16, 16)
+    assert out.warp_mask.shape == (2, 10, 16, 16) and out.warp_cycle.shape == (2, 3, 16, 16)
+    assert out.corr.shape == (2, 256, 256)
+    torch.testing.assert_close(out.corr.sum(-1), torch.ones(2, 256))  # a softmax over the exemplar's positions
+    assert out.adaptive_feature_seg.shape == out.adaptive_feature_img.shape == (2, cfg.adaptor_out, 16, 16)
+    assert out.theta.shape == out.phi.shape == (2, cfg.corr_channels, 16, 16)
+
+
+@pytest.mark.parametrize("warp", ["nearest", "bilinear", "patch"])
+@pytest.mark.parametrize("dense", [False, True])
+def test_correspondence_is_the_same_in_both_modes(warp, dense):
+    """The chunked warp (with the class-id lookup of F_A->S), and the dense matrix with the cycle warp and the
+    warped mask that training asks for."""
+    torch.manual_seed(0)
+    corr = Correspondence(get_model_config("tiny", warp=warp, warp_chunk=100)).eval()
+    sem, ex = _onehot(2, seed=1), torch.rand(2, 3, 64, 64) * 2 - 1
+    ids = sem.argmax(1)
+    if dense:
+        out = assert_same_in_both_modes(
+            lambda s, e, es: corr(s, e, es, return_mask=True, return_cycle=True, return_corr=True,
+                                  return_intermediates=True), sem, ex, _onehot(2, seed=2))
+        assert {"/warp_mask", "/warp_cycle", "/corr", "/theta"} <= set(out)
+    else:
+        assert_same_in_both_modes(lambda s, e, es: corr(s, e, es, label_ids=ids), sem, ex, _onehot(2, seed=2))
+
+
+@pytest.mark.parametrize("warp", ["nearest", "bilinear", "patch"])
+def test_correspondence_memory_efficient_warp_equals_dense(warp):
+    torch.manual_seed(0)
+    cfg = get_model_config("tiny", warp=warp, warp_impl="dense")  # maskmix and the warped mask, 4x4 patches too
+    dense = Correspondence(cfg)
+    for _ in range(3):  # a few training forwards converge the spectral-norm u, v (as trained weights have)
+        dense(torch.rand(1, 10, 64, 64), torch.rand(1, 3, 64, 64), torch.rand(1, 10, 64, 64))
+    dense.eval()
+    sem = torch.zeros(2, 10, 64, 64).scatter_(1, torch.randint(0, 10, (2, 1, 64, 64)), 1.0)
+    ex = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        want = dense(sem, ex, sem, return_mask=True)
+        for impl in ("chunked", "sdpa"):
+            eff = Correspondence(get_model_config("tiny", warp=warp, warp_impl=impl, warp_chunk=100)).eval()
+            eff.load_state_dict(dense.state_dict())
+            got = eff(sem, ex, sem, return_mask=True)
+            assert torch.allclose(got.warp_out, want.warp_out, atol=1e-5), impl
+            assert torch.allclose(got.warp_mask, want.warp_mask, atol=1e-5), impl
+
+
+def test_cycle_warp_of_identical_inputs_returns_the_exemplar_closely():
+    """Warping an exemplar onto itself and back with a sharp softmax reproduces the pooled exemplar."""
+    torch.manual_seed(0)
+    cfg = get_model_config("tiny", maskmix=False, warp_mask=False)
+    corr = Correspondence(cfg).eval()
+    with torch.no_grad():
+        # make theta and phi identical so each position matches itself best
+        corr.phi.load_state_dict(corr.theta.state_dict())
+        corr.adaptive_model_seg = corr.adaptive_model_img
+        corr.cfg = cfg
+        img = torch.rand(1, 3, 64, 64) * 2 - 1
+        out = corr(img, img, return_cycle=True, return_corr=True)
+    assert out.warp_cycle.shape == (1, 3, 16, 16)
+    diag = out.corr[0].diagonal()
+    assert diag.mean() > 0.5  # each position's softmax mass sits mostly on itself
+    pooled = torch.nn.functional.avg_pool2d(img, 4)
+    assert (out.warp_cycle - pooled).abs().mean() < (pooled - pooled.mean()).abs().mean()
+
+
+def test_patch_warp_with_maskmix_copies_full_resolution_patches_and_resized_labels_change_nothing():
+    """Landscapes-style patch warp (maskmix on): a warp of an image onto itself with a near-hard softmax returns
+    the image itself, 4x4 texture included (the bilinear warp would return it pooled to 1/4 and upsampled), and
+    run_model's exemplar label resized to the feature size first gives the same images as the full-size map."""
+    from cocosnet.inference import run_model
+    from cocosnet.model import CoCosNet
+
+    torch.manual_seed(0)
+    cfg = get_model_config("tiny", warp="patch", temperature=1e-4)
+    model = CoCosNet(cfg).eval()
+    corr = Correspondence(cfg).eval()
+    with torch.no_grad():
+        corr.phi.load_state_dict(corr.theta.state_dict())
+        corr.adaptive_model_img = corr.adaptive_model_seg
+        onehot = model.encode(torch.randint(0, 10, (1, 1, 64, 64)))
+        # the same one-hot map on both sides: every position matches itself, whatever the exemplar's pixels
+        out = corr(onehot, onehot, onehot, return_corr=True)
+        assert out.corr[0].diagonal().min() > 0.99
+        img = torch.rand(1, 3, 64, 64) * 2 - 1
+        # the softmax above, applied to the image's 4x4 patches: the image back, texture and all
+        values = torch.nn.functional.unfold(img, 4, stride=4).transpose(1, 2)
+        back = torch.nn.functional.fold(torch.matmul(out.corr, values).transpose(1, 2), (64, 64), 4, stride=4)
+        assert torch.allclose(back, img, atol=1e-2)
+
+        ex, ex_ids = torch.rand(2, 3, 64, 64) * 2 - 1, torch.randint(0, 10, (2, 1, 64, 64))
+        sem_ids = torch.randint(0, 10, (2, 1, 64, 64))
+        fast = run_model(model, sem_ids, ex, ex_ids)
+        full = model(None, ex, model.encode(ex_ids), label_ids=sem_ids[:, 0], return_mask=False)
+    assert fast.warped.shape == (2, 3, 64, 64)
+    assert torch.allclose(fast.warped, full.warped, atol=1e-6)
+    assert torch.allclose(fast.image, full.image, atol=1e-6)
