@@ -40,6 +40,7 @@ from cocosnet.metrics.fid import FIDMetric, encode_roundtrip, load_inception
 from cocosnet.metrics.results import make_grid, write_results
 from cocosnet.metrics.semantic import semantic_consistency, style_relevance
 from cocosnet.metrics.swd import SlicedWassersteinDistance
+from cocosnet.viz import default_palette, semantic_cell
 
 METRICS = ("answer_key", "fid", "kid", "swd", "semantic", "style")
 LANDSCAPES_METRICS = ("answer_key",)
@@ -174,25 +175,6 @@ class _Mean:
         return self.total / self.count if self.count else math.nan
 
 
-def palette_cell(label: Tensor, palette: np.ndarray) -> Tensor:
-    """A grid cell for a semantic input: class ids coloured with `palette`, a dense map as its first three
-    channels (RGB pose drawings) or its first channel (edges), as a float image in [-1, 1]."""
-    if not label.is_floating_point():
-        ids = label[0].long().clamp(0, len(palette) - 1).cpu()
-        return torch.from_numpy(np.ascontiguousarray(palette[ids.numpy()])).permute(2, 0, 1)
-    channels = label[:3] if label.shape[0] >= 3 else label[:1]
-    return channels.float().cpu().clamp(0, 1) * 2 - 1
-
-
-def default_palette(num_classes: int) -> np.ndarray:
-    from cocosnet.preprocess import label_palette
-    from cocosnet.presets import LANDSCAPE_COLORS, ModelConfig
-
-    colours = LANDSCAPE_COLORS if num_classes == len(LANDSCAPE_COLORS) else ()
-    k = max(num_classes, 1)
-    return label_palette(ModelConfig(label_nc=k, semantic_nc=k, class_colors=colours))
-
-
 class Evaluator:
     """Accumulates metrics over batches: `update(batch, predictions)` then `compute()`.
 
@@ -297,7 +279,7 @@ class Evaluator:
         for i in range(min(room, label.shape[0])):
             warped = sets.get("warped")
             self.grid_rows.append([
-                palette_cell(label[i], self.palette),
+                semantic_cell(label[i], self.palette),
                 batch["exemplar"][i].float().cpu(),
                 None if warped is None else warped[i],
                 sets["output"][i],

@@ -16,6 +16,7 @@ from PIL import Image
 from cocosnet.data.io import load_image, load_label
 from cocosnet.data.transforms import tensor_to_image as tensor_to_uint8
 from cocosnet.presets import ModelConfig
+from cocosnet.viz import colorize_labels, label_palette  # noqa: F401 (the app imports them from here)
 
 Image.MAX_IMAGE_PIXELS = 64_000_000  # refuse decompression bombs early (PIL raises DecompressionBombError)
 
@@ -77,18 +78,3 @@ def label_to_tensor(source: Any, cfg: ModelConfig, what: str = "label map") -> t
 def tensor_to_image(t: torch.Tensor) -> Image.Image:
     """[3,H,W] in [-1,1] -> PIL RGB."""
     return Image.fromarray(tensor_to_uint8(t))
-
-
-def colorize_labels(label: torch.Tensor, cfg: ModelConfig) -> Image.Image:
-    """Label ids [1,H,W] -> RGB using the preset's class colours (a fixed pseudo-random palette otherwise)."""
-    ids = label.squeeze().cpu().numpy().astype(np.int64)
-    palette = label_palette(cfg)
-    return Image.fromarray(palette[np.clip(ids, 0, len(palette) - 1)])
-
-
-def label_palette(cfg: ModelConfig) -> np.ndarray:
-    """uint8 [label_nc,3]: the preset's class colours, or a fixed pseudo-random palette when it has none."""
-    if cfg.class_colors:
-        return np.array(cfg.class_colors, dtype=np.uint8)
-    rng = np.random.default_rng(0)
-    return rng.integers(0, 256, size=(max(cfg.label_nc, 1), 3), dtype=np.uint8)

@@ -16,8 +16,8 @@ import re
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from cocosnet.preprocess import label_palette
 from cocosnet.presets import ModelConfig
+from cocosnet.viz import label_palette
 
 PHOTO_FORMATS = {"PNG", "JPEG", "WEBP", "BMP"}
 LABEL_MODES = {"L", "P", "I", "I;16"}  # single channel: the value is the class id

@@ -11,7 +11,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from cocosnet.data.io import atomic_write_text, save_image
-from cocosnet.data.landscapes import FAMILIES, colorize, make_layout, make_style, render, scene_seeds
+from cocosnet.data.landscapes import FAMILIES, make_layout, make_style, render, scene_seeds
+from cocosnet.presets import LANDSCAPE_COLORS
+from cocosnet.viz import colorize
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,9 +41,8 @@ def contact_sheet(count: int = 16, size: int = 128, seed: int = 0, columns: int 
             seed + 2000 + i, FAMILIES[(FAMILIES.index(style_a.family) + 1 + i % 6) % len(FAMILIES)]
         )
         other = make_layout(seed + 3000 + i, size)
-        row = np.concatenate(
-            [colorize(lay.labels), render(lay, style_a), render(lay, style_b), render(other, style_b)], 1
-        )
+        row = np.concatenate([colorize(lay.labels, LANDSCAPE_COLORS), render(lay, style_a), render(lay, style_b),
+                              render(other, style_b)], 1)
         pil = Image.fromarray(row)
         d = ImageDraw.Draw(pil)
         d.text((3, 2), f"{lay.kind}", fill=(0, 0, 0))
