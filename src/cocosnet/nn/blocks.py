@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cocosnet.nn.normalization import SPADE, resize_ids
+from cocosnet.label_resize import resize_ids
+from cocosnet.nn.normalization import SPADE
 from cocosnet.nn.spectral import sn_conv
 
 

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cocosnet.label_resize import resize_ids
+
 EPS = sys.float_info.epsilon  # the official feature_normalize adds machine epsilon to the norm
 
 
@@ -28,13 +30,6 @@ class PositionalNorm2d(nn.Module):
         if not torch.is_grad_enabled():  # inference: one full-size tensor instead of two (same numbers)
             return (x - mean).div_((var + self.eps).sqrt_())
         return (x - mean) / (var + self.eps).sqrt()
-
-
-def resize_ids(ids: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Nearest resize of class ids [B,H,W] (the same samples as nearest-resizing their one-hot map)."""
-    if ids.shape[-2:] == tuple(size):
-        return ids
-    return F.interpolate(ids[:, None].float(), size=size, mode="nearest")[:, 0].long()
 
 
 def onehot_conv3x3(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
