@@ -66,18 +66,17 @@ def contact_sheet(count: int = 16, size: int = 128, seed: int = 0, columns: int 
 
 def write_split(out: Path, split: str, count: int, size: int) -> None:
     from cocosnet.data.landscapes_dataset import LandscapesDataset
-    from cocosnet.data.transforms import tensor_to_image
 
     ds = LandscapesDataset(split, size, count)
     meta, pairs = [], {}
     for i in range(count):
         s = ds[i]
         name = f"{scene_seeds(split, i)[0]}"
-        save_image(out / "images" / f"{name}.png", tensor_to_image(s["image"]))
+        save_image(out / "images" / f"{name}.png", s["image"])
         save_image(out / "labels" / f"{name}.png", s["label"][0].numpy().astype(np.uint8))
-        save_image(out / "exemplars" / f"{name}.png", tensor_to_image(s["exemplar"]))
+        save_image(out / "exemplars" / f"{name}.png", s["exemplar"])
         save_image(out / "exemplar_labels" / f"{name}.png", s["exemplar_label"][0].numpy().astype(np.uint8))
-        save_image(out / "oracles" / f"{name}.png", tensor_to_image(s["oracle"]))
+        save_image(out / "oracles" / f"{name}.png", s["oracle"])
         pairs[f"{name}.png"] = [f"{name}.png"]
         meta.append(
             {

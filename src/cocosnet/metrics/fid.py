@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
+from cocosnet.data.transforms import to_uint8
+
 FID_HELPER_FILE = "default_1.pt"
 PYTORCH_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_SIZE = 299
@@ -107,11 +109,6 @@ def load_inception(path: str | os.PathLike | None = None) -> InceptionFeatures:
         warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated", category=DeprecationWarning)
         network = torch.jit.load(str(path), map_location="cpu").eval()
     return InceptionFeatures(network)
-
-
-def to_uint8(images: Tensor) -> Tensor:
-    """RGB in [-1, 1] → uint8 in [0, 255] (rounded, clamped)."""
-    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def encode_roundtrip(images: Tensor, fmt: str = "png", quality: int = 95) -> Tensor:
