@@ -95,3 +95,18 @@ def test_grid_cell_and_save_grid(tmp_path):
     assert (img[2:6, 2:6] == 128).all() and (img[2:6, 8:12] == 255).all()
     with pytest.raises(ValueError, match="at least one row"):
         save_grid([], tmp_path / "none.png")
+
+
+def test_save_grid_layout_and_pixels(tmp_path):
+    red = torch.tensor([1.0, -1.0, -1.0]).view(3, 1, 1).expand(3, 4, 4)
+    grey = torch.zeros(1, 4, 4)  # one channel -> replicated
+    small_blue = torch.tensor([0, 0, 255], dtype=torch.uint8).view(3, 1, 1).expand(3, 2, 2)  # resized to 4x4
+    path = save_grid([[red, grey, small_blue], [None, red]], tmp_path / "grid.png", padding=1)
+    img = np.asarray(Image.open(path))
+    assert img.shape == (2 * 5 + 1, 3 * 5 + 1, 3)
+    assert img[1:5, 1:5].tolist() == [[[255, 0, 0]] * 4] * 4
+    assert (img[1:5, 6:10] == 128).all()
+    assert img[1:5, 11:15].tolist() == [[[0, 0, 255]] * 4] * 4
+    assert (img[6:10, 1:5] == 255).all() and (img[6:10, 11:15] == 255).all()  # blank cells
+    assert img[6:10, 6:10].tolist() == [[[255, 0, 0]] * 4] * 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]

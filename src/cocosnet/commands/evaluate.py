@@ -77,7 +77,7 @@ def build_eval_dataset(args: argparse.Namespace, cfg, image_size: int):
 
 def run(args: argparse.Namespace) -> int:
     from cocosnet.evaluation import evaluate
-    from cocosnet.metrics.results import compare_results
+    from cocosnet.evaluation.report import compare_results
 
     if args.compare:
         if len(args.compare) < 2:

@@ -14,14 +14,15 @@ from cocosnet.cli import main
 from cocosnet.data import build_dataset
 from cocosnet.data.landscapes import FAMILIES
 from cocosnet.evaluation import baseline_predictor, evaluate
+from cocosnet.evaluation.baselines import baseline_mean_colour, rerender_answer_key
+from cocosnet.evaluation.metrics.answer_key import AnswerKeyMetrics, per_class_delta_e
+from cocosnet.evaluation.metrics.fid import InceptionFeatures, encode_roundtrip
+from cocosnet.evaluation.report import _fmt
 from cocosnet.inference import Translator
-from cocosnet.metrics.answer_key import AnswerKeyMetrics, baseline_mean_colour, per_class_delta_e
-from cocosnet.metrics.fid import InceptionFeatures, encode_roundtrip
-from cocosnet.metrics.results import _fmt
 from cocosnet.presets import LANDSCAPE_COLORS
 
 SIZE, NUM = 64, 6
-CELL = SIZE + 2  # make_grid's padding is 2
+CELL = SIZE + 2  # the report grid's padding is 2
 
 
 @pytest.fixture(autouse=True)
@@ -218,8 +219,6 @@ def test_rerender_baseline_is_the_answer_key_with_new_noise_and_scores_below_pas
     """`rerender` paints each answer key's scene again (seed offset 0: the answer key to the bit) with other
     texture noise: the same colours per class (small ΔE), not the same pixels, and at 64² a lower SWD against
     the answer key than the pasted exemplar (a perfect model's score: what SWD can reach)."""
-    from cocosnet.data.landscapes_dataset import rerender_answer_key
-
     batch = landscapes_pairs(8)
     for scene, oracle in zip(batch["oracle_scene"], batch["oracle"], strict=True):
         assert torch.equal(rerender_answer_key(scene, SIZE, seed_offset=0), oracle)

@@ -1,4 +1,4 @@
-"""Writing, comparing and illustrating evaluation results (for ``cocosnet evaluate``)."""
+"""The report of an evaluation: results.json, results.md, the grid.png of samples, and side-by-side comparisons."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from typing import Any
 from torch import Tensor
 
 from cocosnet.fileio import atomic_write
-from cocosnet.viz import save_grid as make_grid  # noqa: F401 (the report's grid)
+from cocosnet.viz import Palette, save_grid, semantic_cell
 
 GRID_COLUMNS = ("input", "exemplar", "warped", "output", "ground truth / oracle")
+GRID_PADDING = 2
 
 
 def flatten_results(results: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -121,3 +122,25 @@ def compare_results(
         rows.append([key, *values, *deltas])
     header = ["metric", *names, *(f"{name} − {names[0]}" for name in names[1:])]
     return _markdown_table(header, rows)
+
+
+def grid_row(label: Tensor, exemplar: Tensor, warped: Tensor | None, output: Tensor, reference: Tensor,
+             palette: Palette) -> list[Tensor | None]:
+    """One sample's row of the grid (`GRID_COLUMNS`): its semantic input coloured with `palette`, then the
+    pictures ([3,H,W] in [-1,1]); no warped exemplar leaves a blank cell."""
+    pictures = [exemplar, warped, output, reference]
+    return [semantic_cell(label, palette), *(None if p is None else p.float().cpu() for p in pictures)]
+
+
+def write_grid(rows: Sequence[Sequence[Tensor | None]], path: str | os.PathLike) -> Path:
+    """The grid PNG: one `grid_row` per sample, cells resized to the first one's size. Written atomically."""
+    return save_grid(rows, path, GRID_PADDING)
+
+
+def write_evaluation(results: Mapping[str, Any], grid_rows: Sequence[Sequence[Tensor | None]],
+                     out: str | os.PathLike) -> list[Path]:
+    """results.json, results.md and grid.png (input | exemplar | warped | output | ground truth or oracle)."""
+    paths = list(write_results(results, out))
+    if grid_rows:
+        paths.append(write_grid(grid_rows, Path(out) / "grid.png"))
+    return paths

@@ -1,126 +1,32 @@
-"""The evaluation loop behind `cocosnet evaluate` (issue 5): run a model or a baseline over a data set split,
-feed the metrics of `cocosnet.metrics`, and write results.json, results.md and an image grid.
-
-```python
-results = evaluate(translator, build_dataset("landscapes", split="test", size=256, length=200), out="eval/")
-```
-
-`predict` is anything `as_predictor` accepts: a `Translator`, a `CoCosNet` module (the training loop's, used
-as it is: no mode or device change), a baseline name (`"mean_colour"`, `"paste"`, `"rerender"`) or a callable
-`batch -> {"output": images, "warped": images}` (images in [-1, 1]; "warped" is optional).
-
-Every evaluated image set (output, warped) is encoded to `fmt` and decoded again before any metric sees it, as
-writing it to disk would; ground truths, exemplars and oracles are used as the data set loads them.
-
-* `answer_key` (landscapes only: needs the oracle): ΔE and SWD against the oracle for every image set, overall
-  and per style family (`AnswerKeyMetrics`).
-* `fid` / `kid`, `swd`, `semantic`, `style`: the paper's metrics, for the `output` set only. FID/KID and SWD
-  compare the outputs with the ground-truth images (`swd_gt_*`); semantic consistency compares output and
-  ground truth region by region, style relevance output and exemplar. Dense semantic inputs (edges, pose)
-  have no regions: the whole image is one region there.
-"""
+"""`Evaluator`: the metrics of `cocosnet.evaluation.metrics` accumulated over batches of predictions, and which
+metrics a data set gets (`parse_metrics`)."""
 
 from __future__ import annotations
 
 import math
-import os
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from cocosnet.metrics.answer_key import AnswerKeyMetrics, baseline_mean_colour, baseline_paste
-from cocosnet.metrics.fid import FIDMetric, encode_roundtrip, load_inception
-from cocosnet.metrics.results import make_grid, write_results
-from cocosnet.metrics.semantic import semantic_consistency, style_relevance
-from cocosnet.metrics.swd import SlicedWassersteinDistance
-from cocosnet.viz import default_palette, semantic_cell
+from cocosnet.evaluation.metrics.answer_key import AnswerKeyMetrics
+from cocosnet.evaluation.metrics.fid import FIDMetric, encode_roundtrip, load_inception
+from cocosnet.evaluation.metrics.semantic import semantic_consistency, style_relevance
+from cocosnet.evaluation.metrics.swd import SlicedWassersteinDistance
+from cocosnet.evaluation.predictors import Batch
+from cocosnet.evaluation.report import grid_row
+from cocosnet.viz import default_palette
 
 METRICS = ("answer_key", "fid", "kid", "swd", "semantic", "style")
 LANDSCAPES_METRICS = ("answer_key",)
 REAL_DATA_METRICS = ("fid", "swd", "semantic", "style")
-BASELINES = ("mean_colour", "paste", "rerender")
 GRID_SAMPLES = 8
 
-Batch = Mapping[str, Any]
-Predictor = Callable[[Batch], Mapping[str, Tensor]]
 
-
-# ------------------------------------------------------------------------------------------------ predictors
-def baseline_predictor(name: str) -> Predictor:
-    """`mean_colour`: the exemplar's per-class mean colour painted on the input layout; `paste`: the exemplar;
-    `rerender` (landscapes): the answer key painted again with other texture noise, a perfect model's score."""
-    key = name.replace("-", "_").lower().replace("color", "colour")
-    if key == "mean_colour":
-        def mean_colour(batch: Batch) -> dict[str, Tensor]:
-            if batch["label"].is_floating_point() or batch["exemplar_label"].is_floating_point():
-                raise ValueError("the mean_colour baseline needs class-id label maps; this data set gives dense "
-                                 "semantic maps (edges/pose): use --baseline paste")
-            return {"output": baseline_mean_colour(batch["label"], batch["exemplar"], batch["exemplar_label"])}
-
-        return mean_colour
-    if key == "paste":
-        return lambda batch: {"output": baseline_paste(batch["exemplar"])}
-    if key == "rerender":
-        def rerender(batch: Batch) -> dict[str, Tensor]:
-            from cocosnet.data.landscapes_dataset import rerender_answer_key
-
-            if "oracle_scene" not in batch:
-                raise ValueError("the rerender baseline repaints the answer key's scene: it needs the landscapes "
-                                 "val or test split (--data landscapes)")
-            size = tuple(batch["label"].shape[-2:])
-            return {"output": torch.stack([rerender_answer_key(scene, size) for scene in batch["oracle_scene"]])}
-
-        return rerender
-    raise ValueError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")
-
-
-def model_predictor(model: Any) -> Predictor:
-    """A `Translator` (its device and dtype) or a bare `CoCosNet` module (float32, on its own device)."""
-    from cocosnet.inference import Translator, run_model
-
-    def needs_exemplar_label(cfg) -> bool:
-        return bool(cfg.maskmix or cfg.warp_mask)
-
-    if isinstance(model, Translator):
-        def predict(batch: Batch) -> dict[str, Tensor]:
-            ex_sem = batch["exemplar_label"] if needs_exemplar_label(model.cfg) else None
-            out = model.forward_tensors(batch["label"], batch["exemplar"], ex_sem)
-            return {"output": out.image, "warped": out.warped}
-
-        return predict
-    if isinstance(model, nn.Module) and hasattr(model, "encode"):
-        def predict_module(batch: Batch) -> dict[str, Tensor]:
-            device = next(model.parameters()).device
-            ex_sem = batch["exemplar_label"].to(device) if needs_exemplar_label(model.cfg) else None
-            with torch.no_grad():
-                out = run_model(model, batch["label"].to(device), batch["exemplar"].to(device), ex_sem)
-            return {"output": out.image.float(), "warped": out.warped.float()}
-
-        return predict_module
-    raise TypeError(f"cannot evaluate a {type(model).__name__}: give a Translator, a CoCosNet, a baseline name "
-                    "or a callable batch -> {'output': images}")
-
-
-def as_predictor(predict: Any) -> Predictor:
-    if isinstance(predict, str):
-        return baseline_predictor(predict)
-    from cocosnet.inference import Translator
-
-    if isinstance(predict, (nn.Module, Translator)):
-        return model_predictor(predict)
-    if callable(predict):
-        return predict
-    raise TypeError(f"cannot evaluate a {type(predict).__name__}")
-
-
-# ---------------------------------------------------------------------------------------------------- metrics
 def default_metrics(dataset: Dataset) -> tuple[str, ...]:
     """Landscapes (which have the oracle): the answer-key metrics; other data sets: FID, SWD, semantic
     consistency, style relevance."""
@@ -276,15 +182,10 @@ class Evaluator:
         if self.palette is None:
             self.palette = default_palette(0 if label.is_floating_point() else int(label.max()) + 1)
         reference = batch["oracle"] if "oracle" in batch else batch["image"]
+        warped = sets.get("warped")
         for i in range(min(room, label.shape[0])):
-            warped = sets.get("warped")
-            self.grid_rows.append([
-                semantic_cell(label[i], self.palette),
-                batch["exemplar"][i].float().cpu(),
-                None if warped is None else warped[i],
-                sets["output"][i],
-                reference[i].float().cpu(),
-            ])
+            self.grid_rows.append(grid_row(label[i], batch["exemplar"][i], None if warped is None else warped[i],
+                                           sets["output"][i], reference[i], self.palette))
 
     def compute(self) -> dict[str, dict[str, Any]]:
         """`{set: {metric: value}, "set@family": {...}, ...}`: each set, then its per-family rows."""
@@ -306,56 +207,3 @@ class Evaluator:
                 if f"{name}@{family}" in answers:
                     ordered[f"{name}@{family}"] = answers[f"{name}@{family}"]
         return ordered
-
-
-# ------------------------------------------------------------------------------------------------------ loop
-def evaluate(
-    predict: Any,
-    dataset: Dataset,
-    metrics: str | Iterable[str] | None = None,
-    *,
-    batch_size: int = 4,
-    out: str | os.PathLike | None = None,
-    progress: bool = True,
-    run_info: Mapping[str, Any] | None = None,
-    **evaluator_options: Any,
-) -> dict[str, Any]:
-    """Run `predict` (see `as_predictor`) over `dataset` and return the results (a `"run"` section, then one
-    row per image set, see `Evaluator.compute`). With `out`, also write results.json, results.md and
-    grid.png there (atomically). `evaluator_options` go to `Evaluator` (seed, vgg, inception, fmt, quality,
-    device, grid_samples, palette)."""
-    from tqdm import tqdm
-
-    chosen = parse_metrics(metrics, dataset)
-    predictor = as_predictor(predict)
-    seed = int(evaluator_options.get("seed", 0))
-    torch.manual_seed(seed)  # KID subsets
-    if evaluator_options.get("palette") is None and getattr(dataset, "label_nc", 0):
-        evaluator_options["palette"] = default_palette(dataset.label_nc)
-    evaluator = Evaluator(chosen, **evaluator_options)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
-    start = time.perf_counter()
-    for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress, dynamic_ncols=True):
-        evaluator.update(batch, predictor(batch))
-    rows = evaluator.compute()
-    info = {
-        **dict(run_info or {}),
-        "samples": evaluator.samples,
-        "metrics": ",".join(chosen),
-        "format": evaluator.fmt if evaluator.fmt != "jpeg" else f"jpeg (quality {evaluator.quality})",
-        "seed": seed,
-        "seconds": round(time.perf_counter() - start, 2),
-    }
-    results: dict[str, Any] = {"run": info, **rows}
-    if out is not None:
-        write_evaluation(results, evaluator.grid_rows, out)
-    return results
-
-
-def write_evaluation(results: Mapping[str, Any], grid_rows: Sequence[Sequence[Tensor | None]],
-                     out: str | os.PathLike) -> list[Path]:
-    """results.json, results.md and grid.png (input | exemplar | warped | output | ground truth or oracle)."""
-    paths = list(write_results(results, out))
-    if grid_rows:
-        paths.append(make_grid(grid_rows, Path(out) / "grid.png"))
-    return paths
