@@ -20,6 +20,7 @@ BASELINES = ("mean_colour", "paste", "rerender")
 Batch = Mapping[str, Any]
 Predictor = Callable[[Batch], Mapping[str, Tensor]]
 
+
 def baseline_predictor(name: str) -> Predictor:
     """`mean_colour`: the exemplar's per-class mean colour painted on the input layout; `paste`: the exemplar;
     `rerender` (landscapes): the answer key painted again with other texture noise, a perfect model's score."""
