@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from cocosnet.metrics import (
+from cocosnet.evaluation.metrics import (
     AnswerKeyMetrics,
     SlicedWassersteinDistance,
     encode_roundtrip,

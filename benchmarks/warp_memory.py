@@ -52,8 +52,8 @@ def network_case(image: int, repeats: int) -> dict:
     import torch
 
     from cocosnet.correspondence import Correspondence
+    from cocosnet.label_resize import resize_ids
     from cocosnet.model import encode_semantic
-    from cocosnet.nn.normalization import resize_ids
     from cocosnet.presets import get_model_config
 
     torch.manual_seed(0)

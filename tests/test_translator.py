@@ -98,12 +98,12 @@ def test_inputs_of_every_kind_give_the_same_image(official_tiny, files):
 
 def test_label_preprocessing_is_nearest_and_maps_dontcare():
     t_cfg = get_model_config("ade20k", image_size=64)
-    from cocosnet.preprocess import label_to_tensor
+    from cocosnet.preprocess import prepare_semantic
 
     arr = np.zeros((128, 128), np.uint8)
     arr[1::2, 1::2] = 5  # PIL's NEAREST (the official label resize) samples pixel centres: odd rows/cols
     arr[1, 1] = 255  # don't-care -> 150
-    t = label_to_tensor(arr, t_cfg)
+    t = prepare_semantic(arr, t_cfg)
     assert t.dtype == torch.long and t.shape == (1, 64, 64)
     assert t[0, 0, 0] == 150 and t[0, 0, 1] == 5 and t[0, 5, 7] == 5
 

@@ -11,11 +11,12 @@ from typing import Any
 
 import torch
 
+from cocosnet.data.transforms import tensor_to_image
+from cocosnet.label_resize import resize_ids
 from cocosnet.memory import INFERENCE_MMAP_THRESHOLD, set_malloc_mmap_threshold
 from cocosnet.model import CoCosNet, checked_label_ids
-from cocosnet.nn.normalization import resize_ids
 from cocosnet.nn.spectral import fold_spectral_norm_, unfold_state_dict
-from cocosnet.preprocess import image_to_tensor, label_to_tensor, tensor_to_image
+from cocosnet.preprocess import prepare_exemplar, prepare_semantic
 from cocosnet.presets import ModelConfig, get_model_config
 from cocosnet.weights import (
     WEIGHTS_FILE,
@@ -155,10 +156,10 @@ class Translator:
 
     # ------------------------------------------------------------------------------------------- translation
     def prepare_semantic(self, source: Any, what: str = "label map") -> torch.Tensor:
-        return label_to_tensor(source, self.cfg, what)
+        return prepare_semantic(source, self.cfg, what)
 
     def prepare_exemplar(self, source: Any) -> torch.Tensor:
-        return image_to_tensor(source, self.cfg.image_size, "exemplar")
+        return prepare_exemplar(source, self.cfg.image_size, "exemplar")
 
     def _batch(self, items: Any, fn, n: int | None = None) -> torch.Tensor:
         """One input or a list -> batched tensor on the device. A batched tensor passes through per item."""

@@ -1,6 +1,7 @@
 """Inputs as the official test path prepares them: photos bicubic-resized to [-1,1], label maps nearest-resized.
 
 Accepts paths, PIL images, NumPy arrays and tensors, so the Python API, the CLI and the web app share one path.
+The picture <-> tensor conversions themselves live in `cocosnet.data.transforms`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import torch.nn.functional as F
 from PIL import Image
 
 from cocosnet.data.io import load_image, load_label
-from cocosnet.data.transforms import tensor_to_image as tensor_to_uint8
+from cocosnet.data.transforms import tensor_to_image  # noqa: F401 (re-exported: inference's output pictures)
 from cocosnet.presets import ModelConfig
+from cocosnet.viz import colorize_labels, label_palette  # noqa: F401 (the app imports them from here)
 
 Image.MAX_IMAGE_PIXELS = 64_000_000  # refuse decompression bombs early (PIL raises DecompressionBombError)
 
 
-def image_to_tensor(source: Any, size: int, what: str = "exemplar") -> torch.Tensor:
+def prepare_exemplar(source: Any, size: int, what: str = "exemplar") -> torch.Tensor:
     """RGB photo -> float [3,size,size] in [-1,1] (BICUBIC resize, aspect not kept, as the official test path).
 
     A tensor is taken as already prepared ([3,H,W] or [1,3,H,W] in [-1,1]); paths, PIL images and arrays are
@@ -55,7 +57,7 @@ def _load_dense(source: Any, cfg: ModelConfig, what: str) -> torch.Tensor:
     return source if isinstance(source, torch.Tensor) else torch.as_tensor(np.asarray(source))
 
 
-def label_to_tensor(source: Any, cfg: ModelConfig, what: str = "label map") -> torch.Tensor:
+def prepare_semantic(source: Any, cfg: ModelConfig, what: str = "label map") -> torch.Tensor:
     """Semantic input for this preset: class ids long [1,size,size] (NEAREST resize; 255 -> don't-care where the
     preset has one) or a dense map float [C,size,size] (.npy/.npz/.pt file, array or tensor; nearest-resized)."""
     size = cfg.image_size
@@ -74,21 +76,6 @@ def label_to_tensor(source: Any, cfg: ModelConfig, what: str = "label map") -> t
     return t
 
 
-def tensor_to_image(t: torch.Tensor) -> Image.Image:
-    """[3,H,W] in [-1,1] -> PIL RGB."""
-    return Image.fromarray(tensor_to_uint8(t))
-
-
-def colorize_labels(label: torch.Tensor, cfg: ModelConfig) -> Image.Image:
-    """Label ids [1,H,W] -> RGB using the preset's class colours (a fixed pseudo-random palette otherwise)."""
-    ids = label.squeeze().cpu().numpy().astype(np.int64)
-    palette = label_palette(cfg)
-    return Image.fromarray(palette[np.clip(ids, 0, len(palette) - 1)])
-
-
-def label_palette(cfg: ModelConfig) -> np.ndarray:
-    """uint8 [label_nc,3]: the preset's class colours, or a fixed pseudo-random palette when it has none."""
-    if cfg.class_colors:
-        return np.array(cfg.class_colors, dtype=np.uint8)
-    rng = np.random.default_rng(0)
-    return rng.integers(0, 256, size=(max(cfg.label_nc, 1), 3), dtype=np.uint8)
+# The names before the renovation; they clashed with the conversions of `cocosnet.data.transforms`.
+image_to_tensor = prepare_exemplar
+label_to_tensor = prepare_semantic

@@ -16,8 +16,10 @@ import re
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from cocosnet.preprocess import label_palette
+from cocosnet.label_resize import resize_label
+from cocosnet.label_resize import resize_label as resize_ids  # noqa: F401 (the name the routes use)
 from cocosnet.presets import ModelConfig
+from cocosnet.viz import label_palette
 
 PHOTO_FORMATS = {"PNG", "JPEG", "WEBP", "BMP"}
 LABEL_MODES = {"L", "P", "I", "I;16"}  # single channel: the value is the class id
@@ -125,12 +127,6 @@ def ids_image(ids: np.ndarray) -> Image.Image:
     return Image.fromarray(ids.astype(np.uint8), mode="L")
 
 
-def resize_ids(ids: np.ndarray, size: int) -> np.ndarray:
-    if ids.shape == (size, size):
-        return ids
-    return np.asarray(Image.fromarray(ids.astype(np.int32)).resize((size, size), Image.NEAREST)).astype(np.int64)
-
-
 def inpaint_blend(generated: Image.Image, original: Image.Image, label: np.ndarray, original_label: np.ndarray,
                   feather: float) -> tuple[Image.Image, Image.Image]:
     """Keep the original photo where the labels did not change; the generated image where they did, blended in
@@ -139,7 +135,7 @@ def inpaint_blend(generated: Image.Image, original: Image.Image, label: np.ndarr
     from PIL import ImageFilter
 
     size = generated.size[0]
-    changed = resize_ids(label, size) != resize_ids(original_label, size)
+    changed = resize_label(label, size) != resize_label(original_label, size)
     mask = Image.fromarray((changed * 255).astype(np.uint8), mode="L")
     if feather > 0 and changed.any():
         grow = 2 * math.ceil(feather / 2) + 1

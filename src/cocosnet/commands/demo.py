@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,29 +30,29 @@ def pick_pairs(dataset, num: int) -> list[dict]:
 
 def run(args: argparse.Namespace) -> int:
     from cocosnet.data.io import save_image
-    from cocosnet.data.landscapes import colorize
     from cocosnet.data.landscapes_dataset import LandscapesDataset
     from cocosnet.default_model import default_checkpoint
+    from cocosnet.evaluation.report import grid_row, write_grid
     from cocosnet.fileio import check_output_dir
     from cocosnet.inference import Translator
-    from cocosnet.metrics.results import make_grid
+    from cocosnet.viz import label_palette
 
     check_output_dir(args.out)
     translator = Translator.from_pretrained(args.checkpoint or default_checkpoint(), device=args.device)
     cfg = translator.cfg
     samples = pick_pairs(LandscapesDataset("test", size=cfg.image_size, length=1000), args.num)
     out = Path(args.out)
+    palette = label_palette(cfg)
     rows = []
     for i, s in enumerate(samples):
         result = translator.translate(s["label"], s["exemplar"], s["exemplar_label"])
-        layout_rgb = torch.from_numpy(colorize(s["label"][0].numpy(), cfg.class_colors)).permute(2, 0, 1)
         name = f"{i:02d}_{s['style_family']}"
         save_image(out / "examples" / f"{name}_layout.png", s["label"][0].numpy().astype(np.uint8))
         save_image(out / "examples" / f"{name}_exemplar.png", s["exemplar"])
         save_image(out / "examples" / f"{name}_exemplar_label.png", s["exemplar_label"][0].numpy().astype(np.uint8))
         save_image(out / f"{name}_output.png", result.image[0])
-        rows.append([layout_rgb, s["exemplar"], result.warped[0], result.image[0], s["oracle"]])
-    grid = make_grid(rows, out / "grid.png")
+        rows.append(grid_row(s["label"], s["exemplar"], result.warped[0], result.image[0], s["oracle"], palette))
+    grid = write_grid(rows, out / "grid.png")
     print(f"wrote {grid} ({len(rows)} rows: layout | exemplar | warped exemplar | output | oracle)")
     print(f"inputs in {out / 'examples'}; translate your own with `cocosnet translate --input LAYOUT.png "
           "--exemplar PHOTO --exemplar-label LABEL.png --out out.png`")

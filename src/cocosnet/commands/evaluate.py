@@ -77,8 +77,8 @@ def build_eval_dataset(args: argparse.Namespace, cfg, image_size: int):
 
 def run(args: argparse.Namespace) -> int:
     from cocosnet.evaluation import evaluate
+    from cocosnet.evaluation.report import compare_results
     from cocosnet.fileio import check_output_dir
-    from cocosnet.metrics.results import compare_results
 
     if args.compare:
         if len(args.compare) < 2:
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         source = (f"official:{args.official} ({cfg.name})" if args.official
                   else f"checkpoint:{args.checkpoint or 'default'}")
         device = translator.device
-        from cocosnet.preprocess import label_palette
+        from cocosnet.viz import label_palette
 
         palette = label_palette(cfg) if cfg.label_nc else None
     if image_size % 32:

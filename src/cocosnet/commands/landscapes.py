@@ -11,8 +11,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from cocosnet.data.io import save_image
-from cocosnet.data.landscapes import FAMILIES, colorize, make_layout, make_style, render, scene_seeds
+from cocosnet.data.landscapes import FAMILIES, make_layout, make_style, render, scene_seeds
 from cocosnet.fileio import atomic_write_text
+from cocosnet.presets import LANDSCAPE_COLORS
+from cocosnet.viz import colorize
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,9 +42,8 @@ def contact_sheet(count: int = 16, size: int = 128, seed: int = 0, columns: int 
             seed + 2000 + i, FAMILIES[(FAMILIES.index(style_a.family) + 1 + i % 6) % len(FAMILIES)]
         )
         other = make_layout(seed + 3000 + i, size)
-        row = np.concatenate(
-            [colorize(lay.labels), render(lay, style_a), render(lay, style_b), render(other, style_b)], 1
-        )
+        row = np.concatenate([colorize(lay.labels, LANDSCAPE_COLORS), render(lay, style_a), render(lay, style_b),
+                              render(other, style_b)], 1)
         pil = Image.fromarray(row)
         d = ImageDraw.Draw(pil)
         d.text((3, 2), f"{lay.kind}", fill=(0, 0, 0))
@@ -66,18 +67,17 @@ def contact_sheet(count: int = 16, size: int = 128, seed: int = 0, columns: int 
 
 def write_split(out: Path, split: str, count: int, size: int) -> None:
     from cocosnet.data.landscapes_dataset import LandscapesDataset
-    from cocosnet.data.transforms import tensor_to_image
 
     ds = LandscapesDataset(split, size, count)
     meta, pairs = [], {}
     for i in range(count):
         s = ds[i]
         name = f"{scene_seeds(split, i)[0]}"
-        save_image(out / "images" / f"{name}.png", tensor_to_image(s["image"]))
+        save_image(out / "images" / f"{name}.png", s["image"])
         save_image(out / "labels" / f"{name}.png", s["label"][0].numpy().astype(np.uint8))
-        save_image(out / "exemplars" / f"{name}.png", tensor_to_image(s["exemplar"]))
+        save_image(out / "exemplars" / f"{name}.png", s["exemplar"])
         save_image(out / "exemplar_labels" / f"{name}.png", s["exemplar_label"][0].numpy().astype(np.uint8))
-        save_image(out / "oracles" / f"{name}.png", tensor_to_image(s["oracle"]))
+        save_image(out / "oracles" / f"{name}.png", s["oracle"])
         pairs[f"{name}.png"] = [f"{name}.png"]
         meta.append(
             {

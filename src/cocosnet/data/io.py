@@ -13,6 +13,7 @@ from PIL import Image, UnidentifiedImageError
 from cocosnet.data.errors import DataError
 from cocosnet.data.transforms import Augment, apply_augment, image_to_tensor, label_to_tensor
 from cocosnet.fileio import atomic_write
+from cocosnet.label_resize import resize_label
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 DONTCARE_VALUE = 255
@@ -133,9 +134,8 @@ def load_label(
         lab = lab.astype(np.int64)
     lab = check_label_ids(lab, label_nc, name, dontcare)
     hw = _size_hw(size)
-    if hw is not None and lab.shape != hw:
-        pil = Image.fromarray(lab.astype(np.int32)).resize((hw[1], hw[0]), Image.NEAREST)
-        lab = np.asarray(pil).astype(np.int64)
+    if hw is not None:
+        lab = resize_label(lab, hw)
     return label_to_tensor(lab)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from cocosnet.presets import LANDSCAPE_CLASSES, LANDSCAPE_COLORS
+from cocosnet.presets import LANDSCAPE_CLASSES
 
 UNLABELED, ROAD, ROCK, WATER, SAND, SEA, SKY, GRASS, MOUNTAIN, TREE = range(10)
 NUM_CLASSES = len(LANDSCAPE_CLASSES)
@@ -812,11 +812,6 @@ def _finish(img: np.ndarray, grain: np.ndarray) -> np.ndarray:
     img = cv2.GaussianBlur(img.astype(np.float32), (3, 3), 0.6)
     img = img + (grain * 0.012)[..., None]
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
-def colorize(labels: np.ndarray, colors: tuple[tuple[int, int, int], ...] = LANDSCAPE_COLORS) -> np.ndarray:
-    """Label map -> uint8 RGB with the painter's colours."""
-    return np.asarray(colors, np.uint8)[np.asarray(labels)]
 
 
 def scene_seeds(split: str, index: int) -> tuple[int, int]:

@@ -200,23 +200,7 @@ class LandscapesDataset(Dataset):
         )
 
 
-# Texture-noise seeds of re-rendered answer keys: past every split's seed range, so no scene shares their noise.
-RERENDER_SEED_OFFSET = 4 * SPLIT_SEED_SPAN
-
-
 def answer_key_scene(layout: Layout, style: Style) -> torch.Tensor:
     """What the answer key paints, as int64 (layout seed, style seed, style family index): enough to paint it
-    again (`rerender_answer_key`)."""
+    again (`cocosnet.evaluation.baselines.rerender_answer_key`)."""
     return torch.tensor([layout.seed, style.seed, FAMILIES.index(style.family)], dtype=torch.int64)
-
-
-def rerender_answer_key(scene: torch.Tensor, size: int | tuple[int, int],
-                        seed_offset: int = RERENDER_SEED_OFFSET) -> torch.Tensor:
-    """The answer key of `scene` (see `answer_key_scene`) painted with other texture noise, [3,H,W] in [-1,1].
-
-    Same layout, same style, new noise: what a perfect model of the renderer would produce, so its scores are
-    the floor of the distribution metrics (SWD between two samples of the same scenes). `seed_offset=0` gives
-    the answer key itself."""
-    lay_seed, style_seed, family = (int(v) for v in scene)
-    layout = make_layout(lay_seed, size)
-    return image_to_tensor(render(layout, make_style(style_seed, FAMILIES[family]), lay_seed + seed_offset))

@@ -1,6 +1,9 @@
 """The official preprocessing `resize_and_crop`: resize to load_size x load_size (aspect not kept), crop
 crop_size (random in training, at (0, 0) at test), optional horizontal flip. Images BICUBIC, label maps
-NEAREST, dense float/uint8 maps BILINEAR (as PIL does them in the official code)."""
+NEAREST, dense float/uint8 maps BILINEAR (as PIL does them in the official code).
+
+Also the one home of the picture <-> tensor conversions (images in [-1,1], class ids as long, dense maps),
+used by the data sets, inference and the commands."""
 
 from __future__ import annotations
 
@@ -64,16 +67,20 @@ def apply_augment(arr: np.ndarray | Image.Image, aug: Augment, mode: str) -> np.
     return np.asarray(pil)
 
 
-def image_to_tensor(img: np.ndarray) -> torch.Tensor:
-    """uint8 HxWx3 -> float32 [3,H,W] in [-1,1] (ToTensor + Normalize(0.5, 0.5))."""
+def image_to_tensor(img: np.ndarray | Image.Image) -> torch.Tensor:
+    """RGB uint8 HxWx3 (an array or a PIL image) -> float32 [3,H,W] in [-1,1] (ToTensor + Normalize(0.5, 0.5))."""
     t = torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1).float()
     return t.div_(127.5).sub_(1.0)
 
 
-def tensor_to_image(t: torch.Tensor) -> np.ndarray:
-    """float [3,H,W] in [-1,1] -> uint8 HxWx3."""
-    a = ((t.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte()
-    return a.permute(1, 2, 0).cpu().numpy()
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1,1] (any leading axes) -> uint8 in [0,255], clamped and rounded to the nearest."""
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def tensor_to_image(t: torch.Tensor) -> Image.Image:
+    """float [3,H,W] in [-1,1] -> PIL RGB (`to_uint8`; `np.asarray` gives HxWx3)."""
+    return Image.fromarray(to_uint8(t).permute(1, 2, 0).cpu().numpy())
 
 
 def label_to_tensor(lab: np.ndarray) -> torch.Tensor:

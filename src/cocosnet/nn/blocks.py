@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cocosnet.label_resize import resize_ids
 from cocosnet.nn.inplace import arithmetic
-from cocosnet.nn.normalization import SPADE, resize_ids
+from cocosnet.nn.normalization import SPADE
 from cocosnet.nn.spectral import sn_conv
 
 

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cocosnet.label_resize import resize_ids
 from cocosnet.nn.inplace import arithmetic
 
 EPS = sys.float_info.epsilon  # the official feature_normalize adds machine epsilon to the norm
@@ -29,13 +30,6 @@ class PositionalNorm2d(nn.Module):
         var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=1)
         ops = arithmetic()  # inference: one full-size tensor instead of two
         return ops.div(x - mean, ops.sqrt(var + self.eps))
-
-
-def resize_ids(ids: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Nearest resize of class ids [B,H,W] (the same samples as nearest-resizing their one-hot map)."""
-    if ids.shape[-2:] == tuple(size):
-        return ids
-    return F.interpolate(ids[:, None].float(), size=size, mode="nearest")[:, 0].long()
 
 
 def onehot_conv3x3(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

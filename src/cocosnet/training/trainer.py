@@ -37,7 +37,7 @@ from cocosnet.training.config import TrainConfig
 from cocosnet.training.data import BatchStream
 from cocosnet.training.grad_checkpoint import enable_gradient_checkpointing, set_trim_before_recompute
 from cocosnet.training.logger import RunLogger
-from cocosnet.training.visualize import image_grid, semantic_preview, to_unit
+from cocosnet.training.visualize import step_grid
 from cocosnet.weights import WEIGHTS_FILE, load_native_state, load_strict, load_tensors, native_config, save_native
 
 # Our term names -> the official `G_losses` / `D_losses` keys (models/pix2pix_model.py).
@@ -375,8 +375,7 @@ class Trainer:
         v = self.last_visuals
         if v is None:
             return None
-        return image_grid([semantic_preview(v["semantic"], self.cfg), to_unit(v["exemplar"]), to_unit(v["warped"]),
-                           to_unit(v["image"]), to_unit(v["real"])])
+        return step_grid(v, self.cfg)
 
     # ------------------------------------------------------------------------------------------------ checkpoints
     def export_config(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
+from cocosnet.data.transforms import to_uint8
 from cocosnet.weights import FID_INCEPTION, wheel_file
 
 PYTORCH_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -93,11 +94,6 @@ def load_inception(path: str | os.PathLike | None = None) -> InceptionFeatures:
         warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated", category=DeprecationWarning)
         network = torch.jit.load(str(path), map_location="cpu").eval()
     return InceptionFeatures(network)
-
-
-def to_uint8(images: Tensor) -> Tensor:
-    """RGB in [-1, 1] → uint8 in [0, 255] (rounded, clamped)."""
-    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def encode_roundtrip(images: Tensor, fmt: str = "png", quality: int = 95) -> Tensor:

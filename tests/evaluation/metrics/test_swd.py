@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from cocosnet.metrics import swd as S
+from cocosnet.evaluation.metrics import swd as S
 
 
 def test_pyramid_filters_match_scipy_mirror_convolution():

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from cocosnet.metrics.semantic import region_means, semantic_consistency, style_relevance
+from cocosnet.evaluation.metrics.semantic import region_means, semantic_consistency, style_relevance
 from cocosnet.vgg import load_vgg19
 
-from ..conftest import missing
+from ...conftest import missing
 
 
 class IdentityFeatures:

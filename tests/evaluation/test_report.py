@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cocosnet.metrics.results import compare_results, make_grid, write_results
+from cocosnet.evaluation.report import GRID_COLUMNS, compare_results, grid_row, write_grid, write_results
 
 
 def test_write_results_json_and_markdown(tmp_path):
@@ -42,21 +42,6 @@ def test_compare_results_side_by_side(tmp_path):
     assert "| extra/fid |  | 1 |  |" in lines
 
 
-def test_make_grid_layout_and_pixels(tmp_path):
-    red = torch.tensor([1.0, -1.0, -1.0]).view(3, 1, 1).expand(3, 4, 4)
-    grey = torch.zeros(1, 4, 4)  # one channel -> replicated
-    small_blue = torch.tensor([0, 0, 255], dtype=torch.uint8).view(3, 1, 1).expand(3, 2, 2)  # resized to 4x4
-    path = make_grid([[red, grey, small_blue], [None, red]], tmp_path / "grid.png", padding=1)
-    img = np.asarray(Image.open(path))
-    assert img.shape == (2 * 5 + 1, 3 * 5 + 1, 3)
-    assert img[1:5, 1:5].tolist() == [[[255, 0, 0]] * 4] * 4
-    assert (img[1:5, 6:10] == 128).all()
-    assert img[1:5, 11:15].tolist() == [[[0, 0, 255]] * 4] * 4
-    assert (img[6:10, 1:5] == 255).all() and (img[6:10, 11:15] == 255).all()  # blank cells
-    assert img[6:10, 6:10].tolist() == [[[255, 0, 0]] * 4] * 4
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]
-
-
 def test_run_section_and_three_way_comparison(tmp_path):
     runs = {
         name: {"run": {"source": f"baseline:{name}", "samples": 3}, "output": {"delta_e": d, "swd_avg": s}}
@@ -76,3 +61,19 @@ def test_run_section_and_three_way_comparison(tmp_path):
         compare_results(tmp_path / "paste", tmp_path / "nothere")
     with pytest.raises(ValueError, match="at least two"):
         compare_results(tmp_path / "paste")
+
+
+def test_grid_rows_and_the_report_grid(tmp_path):
+    """A row is input (coloured) | exemplar | warped | output | reference; no warped leaves a white cell."""
+    palette = np.array([[255, 0, 0], [0, 0, 255]], np.uint8)
+    label = torch.tensor([[[0, 1], [1, 0]]])
+    black, white = torch.full((3, 2, 2), -1.0), torch.ones(3, 2, 2)
+    row = grid_row(label, black, None, white, black.double(), palette)
+    assert len(row) == len(GRID_COLUMNS) == 5 and row[2] is None and row[4].dtype == torch.float32
+    path = write_grid([row, grid_row(label, white, black, black, white, palette)], tmp_path / "grid.png")
+    img = np.asarray(Image.open(path))
+    assert img.shape == (2 * 4 + 2, 5 * 4 + 2, 3)  # 2x2 cells, 2-px padding
+    assert img[2:4, 2:4].tolist() == [[[255, 0, 0], [0, 0, 255]], [[0, 0, 255], [255, 0, 0]]]
+    assert (img[2:4, 6:8] == 0).all() and (img[2:4, 10:12] == 255).all() and (img[2:4, 14:16] == 255).all()
+    assert (img[6:8, 10:12] == 0).all() and (img[6:8, 18:20] == 255).all()
+

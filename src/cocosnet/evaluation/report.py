@@ -1,4 +1,4 @@
-"""Writing, comparing and illustrating evaluation results (for ``cocosnet evaluate``)."""
+"""The report of an evaluation: results.json, results.md, the grid.png of samples, and side-by-side comparisons."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-import torch.nn.functional as F
-from PIL import Image
 from torch import Tensor
 
 from cocosnet.fileio import atomic_write
+from cocosnet.viz import Palette, save_grid, semantic_cell
 
 GRID_COLUMNS = ("input", "exemplar", "warped", "output", "ground truth / oracle")
+GRID_PADDING = 2
 
 
 def flatten_results(results: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -125,42 +124,23 @@ def compare_results(
     return _markdown_table(header, rows)
 
 
-def _cell(image: Tensor | None, size: tuple[int, int]) -> Tensor:
-    """(3, H, W) float in [0, 1] at ``size``; ``image`` is (C, H, W) with C in {1, 3}: float in [-1, 1],
-    or uint8. None gives a white cell."""
-    if image is None:
-        return torch.ones(3, *size)
-    if image.dim() == 4 and image.shape[0] == 1:
-        image = image[0]
-    if image.dim() != 3 or image.shape[0] not in (1, 3):
-        raise ValueError(f"grid cells must be (1 or 3, H, W); got {tuple(image.shape)}")
-    x = image.detach().cpu()
-    x = x.float() / 255 if x.dtype == torch.uint8 else (x.float().clamp(-1, 1) + 1) / 2
-    x = x.expand(3, -1, -1)
-    if tuple(x.shape[-2:]) != size:
-        x = F.interpolate(x[None], size=size, mode="bilinear", align_corners=False, antialias=True)[0]
-    return x.clamp(0, 1)
+def grid_row(label: Tensor, exemplar: Tensor, warped: Tensor | None, output: Tensor, reference: Tensor,
+             palette: Palette) -> list[Tensor | None]:
+    """One sample's row of the grid (`GRID_COLUMNS`): its semantic input coloured with `palette`, then the
+    pictures ([3,H,W] in [-1,1]); no warped exemplar leaves a blank cell."""
+    pictures = [exemplar, warped, output, reference]
+    return [semantic_cell(label, palette), *(None if p is None else p.float().cpu() for p in pictures)]
 
 
-def make_grid(rows: Sequence[Sequence[Tensor | None]], path: str | os.PathLike, padding: int = 2) -> Path:
-    """A PNG grid, one row per sample (typically input | exemplar | warped | output | gt-or-oracle).
+def write_grid(rows: Sequence[Sequence[Tensor | None]], path: str | os.PathLike) -> Path:
+    """The grid PNG: one `grid_row` per sample, cells resized to the first one's size. Written atomically."""
+    return save_grid(rows, path, GRID_PADDING)
 
-    Cells are (C, H, W) tensors (RGB or grey; float in [-1, 1] or uint8) or None (blank); all are resized to
-    the first cell's size. Written atomically.
-    """
-    if not rows or not rows[0]:
-        raise ValueError("make_grid needs at least one row with one cell")
-    first = next((c for row in rows for c in row if c is not None), None)
-    if first is None:
-        raise ValueError("make_grid needs at least one image")
-    size = (int(first.shape[-2]), int(first.shape[-1]))
-    ncols = max(len(row) for row in rows)
-    h, w = size
-    canvas = torch.ones(3, len(rows) * (h + padding) + padding, ncols * (w + padding) + padding)
-    for r, row in enumerate(rows):
-        for c in range(ncols):
-            cell = _cell(row[c] if c < len(row) else None, size)
-            top, left = padding + r * (h + padding), padding + c * (w + padding)
-            canvas[:, top : top + h, left : left + w] = cell
-    array = (canvas * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    return atomic_write(path, lambda f: Image.fromarray(array).save(f, format="PNG"))
+
+def write_evaluation(results: Mapping[str, Any], grid_rows: Sequence[Sequence[Tensor | None]],
+                     out: str | os.PathLike) -> list[Path]:
+    """results.json, results.md and grid.png (input | exemplar | warped | output | ground truth or oracle)."""
+    paths = list(write_results(results, out))
+    if grid_rows:
+        paths.append(write_grid(grid_rows, Path(out) / "grid.png"))
+    return paths

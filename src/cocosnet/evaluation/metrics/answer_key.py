@@ -12,8 +12,7 @@ painted in the exemplar's style (the "oracle"). ``AnswerKeyMetrics`` compares an
 * ``swd_*``: the Progressive-GAN sliced Wasserstein distance between the set and the oracles (``swd.py``).
 * Every number again per style family (``<set>@<family>`` rows).
 
-Baselines: ``baseline_mean_colour`` (the exemplar's per-class mean colour painted on the layout) and
-``baseline_paste`` (the exemplar itself).
+The baselines it is usually run against are in ``cocosnet.evaluation.baselines``.
 """
 
 from __future__ import annotations
@@ -25,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from cocosnet.metrics.swd import SlicedWassersteinDistance
+from cocosnet.evaluation.metrics.swd import SlicedWassersteinDistance
+from cocosnet.viz import to_unit
 
 # sRGB (linear) -> CIE XYZ, D65 white (IEC 61966-2-1).
 SRGB_TO_XYZ = torch.tensor(
@@ -56,11 +56,6 @@ def delta_e76(lab1: Tensor, lab2: Tensor, dim: int = -1) -> Tensor:
     return (lab1 - lab2).norm(dim=dim)
 
 
-def to_unit(images: Tensor) -> Tensor:
-    """[-1, 1] → [0, 1]."""
-    return (images + 1) / 2
-
-
 def class_mean_colours(images: Tensor, label: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
     """Per-class mean of (B, C, H, W) over ``label`` (B, 1, H, W): (means (B, K, C), pixel counts (B, K))."""
     b, c, h, w = images.shape
@@ -81,23 +76,6 @@ def per_class_delta_e(output: Tensor, oracle: Tensor, label: Tensor) -> tuple[Te
     lab_out, counts = class_mean_colours(srgb_to_lab(to_unit(output)), label, num_classes)
     lab_ref, _ = class_mean_colours(srgb_to_lab(to_unit(oracle)), label, num_classes)
     return delta_e76(lab_out, lab_ref), counts > 0
-
-
-def baseline_mean_colour(layout: Tensor, exemplar: Tensor, exemplar_label: Tensor) -> Tensor:
-    """The exemplar's per-class mean colour painted on ``layout`` (B, 1, H, W); classes the exemplar lacks
-    get the exemplar's global mean colour. Images in [-1, 1]; the exemplar may have another size."""
-    num_classes = int(max(layout.max(), exemplar_label.max())) + 1
-    means, counts = class_mean_colours(exemplar.float(), exemplar_label, num_classes)
-    global_mean = exemplar.float().mean(dim=(2, 3))  # (B, C)
-    palette = torch.where((counts > 0).unsqueeze(-1), means, global_mean.unsqueeze(1))  # (B, K, C)
-    b, _, h, w = layout.shape
-    index = layout.view(b, h * w, 1).long().expand(-1, -1, palette.shape[-1])
-    return palette.gather(1, index).permute(0, 2, 1).reshape(b, -1, h, w).to(exemplar.dtype)
-
-
-def baseline_paste(exemplar: Tensor) -> Tensor:
-    """The exemplar unchanged (a copy)."""
-    return exemplar.clone()
 
 
 class _SetStats:

@@ -1,4 +1,4 @@
-"""Answer-key metrics: CIELAB, per-class ΔE, baselines, per-family accumulation."""
+"""Answer-key metrics: CIELAB, per-class ΔE, per-family accumulation."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import math
 import pytest
 import torch
 
-from cocosnet.metrics.answer_key import (
+from cocosnet.evaluation.metrics.answer_key import (
     AnswerKeyMetrics,
-    baseline_mean_colour,
-    baseline_paste,
     per_class_delta_e,
     srgb_to_lab,
 )
@@ -56,20 +54,6 @@ def test_per_class_delta_e_hand_computed():
     half = _paint(torch.tensor([[0, 1], [0, 1]]).view(1, 1, 2, 2), {0: (1, 1, 1), 1: (0, 0, 0)})
     err, _ = per_class_delta_e(half, -torch.ones_like(half), torch.zeros(1, 1, 2, 2, dtype=torch.long))
     assert err[0, 0].item() == pytest.approx(50.0, abs=1e-4)
-
-
-def test_baselines():
-    layout = torch.tensor([[0, 1], [2, 2]]).view(1, 1, 2, 2)
-    ex_label = torch.tensor([[0, 0, 1, 1]]).view(1, 1, 1, 4)
-    exemplar = torch.tensor([[0.0, 0.2, 1.0, 0.6]]).view(1, 1, 1, 4).repeat(1, 3, 1, 1)
-    exemplar[:, 2] = -exemplar[:, 2]
-    base = baseline_mean_colour(layout, exemplar, ex_label)
-    assert base.shape == (1, 3, 2, 2)
-    # Class 0 -> mean(0, .2) = .1; class 1 -> mean(1, .6) = .8; class 2 absent -> global mean .45.
-    assert base[0, 0].flatten().tolist() == pytest.approx([0.1, 0.8, 0.45, 0.45])
-    assert base[0, 2].flatten().tolist() == pytest.approx([-0.1, -0.8, -0.45, -0.45])
-    pasted = baseline_paste(exemplar)
-    assert torch.equal(pasted, exemplar) and pasted.data_ptr() != exemplar.data_ptr()
 
 
 def test_answer_key_metrics_sets_and_families():

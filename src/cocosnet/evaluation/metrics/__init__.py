@@ -4,15 +4,13 @@ See docs/evaluation.md for the protocols, options and the weights each metric us
 only when FID/KID is built (``FIDMetric``), so the other metrics need nothing beyond torch.
 """
 
-from cocosnet.metrics.answer_key import (
+from cocosnet.evaluation.metrics.answer_key import (
     AnswerKeyMetrics,
-    baseline_mean_colour,
-    baseline_paste,
     delta_e76,
     per_class_delta_e,
     srgb_to_lab,
 )
-from cocosnet.metrics.fid import (
+from cocosnet.evaluation.metrics.fid import (
     FIDMetric,
     InceptionFeatures,
     compute_fid,
@@ -24,18 +22,14 @@ from cocosnet.metrics.fid import (
     load_inception,
     to_uint8,
 )
-from cocosnet.metrics.results import compare_results, make_grid, write_results
-from cocosnet.metrics.semantic import region_means, semantic_consistency, style_relevance
-from cocosnet.metrics.swd import SlicedWassersteinDistance, compute_swd
+from cocosnet.evaluation.metrics.semantic import region_means, semantic_consistency, style_relevance
+from cocosnet.evaluation.metrics.swd import SlicedWassersteinDistance, compute_swd
 
 __all__ = [
     "AnswerKeyMetrics",
     "FIDMetric",
     "InceptionFeatures",
     "SlicedWassersteinDistance",
-    "baseline_mean_colour",
-    "baseline_paste",
-    "compare_results",
     "compute_fid",
     "delta_e76",
     "encode_roundtrip",
@@ -44,7 +38,6 @@ __all__ = [
     "frechet_distance_from_features",
     "kernel_inception_distance",
     "load_inception",
-    "make_grid",
     "per_class_delta_e",
     "region_means",
     "semantic_consistency",
@@ -52,5 +45,4 @@ __all__ = [
     "style_relevance",
     "compute_swd",
     "to_uint8",
-    "write_results",
 ]

@@ -1,42 +1,28 @@
-"""`cocosnet evaluate` and `cocosnet.evaluation`: a tiny model and the baselines over a few landscapes test pairs
-at 64x64, the real-data metrics on a small folder data set, --compare, and the errors."""
+"""`cocosnet evaluate` and `evaluate` (the loop and its report): a tiny model and the baselines over a few
+landscapes test pairs at 64x64, the real-data metrics on a small folder data set, --compare, and the errors."""
 
 import json
 import math
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from torch import nn
 
 from cocosnet.cli import main
 from cocosnet.data import build_dataset
 from cocosnet.data.landscapes import FAMILIES
-from cocosnet.evaluation import baseline_predictor, evaluate
-from cocosnet.inference import Translator
-from cocosnet.metrics.answer_key import AnswerKeyMetrics, baseline_mean_colour, per_class_delta_e
-from cocosnet.metrics.fid import InceptionFeatures, encode_roundtrip
-from cocosnet.metrics.results import _fmt
+from cocosnet.evaluation import evaluate
+from cocosnet.evaluation.baselines import baseline_mean_colour
+from cocosnet.evaluation.metrics.fid import InceptionFeatures, encode_roundtrip
+from cocosnet.evaluation.report import _fmt
 from cocosnet.presets import LANDSCAPE_COLORS
 
-SIZE, NUM = 64, 6
-CELL = SIZE + 2  # make_grid's padding is 2
+from .conftest import NUM, SIZE, direct_answer_key, landscapes_pairs
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These tensors are tiny: on the shared 2-core machine, two OpenMP threads waiting on each other made
-    one evaluation of 4 pairs take 16 s instead of 0.4 s with one thread (measured under load ~3.5)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def landscapes_pairs(num=NUM):
-    ds = build_dataset("landscapes", split="test", size=SIZE, length=num)
-    return torch.utils.data.default_collate([ds[i] for i in range(num)])
+CELL = SIZE + 2  # the report grid's padding is 2
 
 
 def finite_numbers(row):
@@ -71,26 +57,6 @@ def test_checkpoint_end_to_end_on_landscapes(tmp_path, tiny_checkpoint, capsys):
     with Image.open(out / "grid.png") as grid:
         assert grid.size == (5 * CELL + 2, NUM * CELL + 2)  # 5 columns, one row per sample (fewer than 8)
     assert not list(out.glob(".*.tmp"))
-
-
-def test_bare_module_and_translator_give_the_same_numbers(tiny_checkpoint):
-    translator = Translator.from_pretrained(tiny_checkpoint, device="cpu")
-    ds = build_dataset("landscapes", split="test", size=SIZE, length=4)
-    via_translator = evaluate(translator, ds, progress=False)
-    via_module = evaluate(translator.model, ds, progress=False)  # what a training loop would pass
-    for name in ("output", "warped"):
-        assert via_module[name]["delta_e"] == pytest.approx(via_translator[name]["delta_e"], rel=1e-6)
-        assert via_module[name]["swd_avg"] == pytest.approx(via_translator[name]["swd_avg"], rel=1e-6)
-
-
-def direct_answer_key(images, batch):
-    """Mean over samples of the per-sample mean over present classes, computed here from per_class_delta_e;
-    SWD from AnswerKeyMetrics on the same pairs."""
-    errors, present = per_class_delta_e(images, batch["oracle"], batch["label"])
-    per_sample = (errors * present).sum(1) / present.sum(1)
-    metrics = AnswerKeyMetrics(swd_seed=0)
-    metrics.update(images, batch["oracle"], batch["label"], batch["style_family"])
-    return float(per_sample.mean()), metrics.compute()["output"]
 
 
 def test_baselines_match_direct_computation_and_compare(tmp_path, capsys):
@@ -202,33 +168,3 @@ def test_bad_input_errors(tmp_path, folder_data, capsys, argv, message):
     err = capsys.readouterr().err
     assert err.startswith("cocosnet evaluate: error:") and message in err
     assert not (tmp_path / "out").exists()
-
-
-def test_mean_colour_baseline_refuses_dense_inputs():
-    dense = {"label": torch.rand(1, 15, 8, 8), "exemplar": torch.zeros(1, 3, 8, 8),
-             "exemplar_label": torch.rand(1, 15, 8, 8)}
-    with pytest.raises(ValueError, match="needs class-id label maps"):
-        baseline_predictor("mean_colour")(dense)
-    assert torch.equal(baseline_predictor("paste")(dense)["output"], dense["exemplar"])
-    with pytest.raises(ValueError, match="unknown baseline 'median'"):
-        baseline_predictor("median")
-
-
-def test_rerender_baseline_is_the_answer_key_with_new_noise_and_scores_below_paste():
-    """`rerender` paints each answer key's scene again (seed offset 0: the answer key to the bit) with other
-    texture noise: the same colours per class (small ΔE), not the same pixels, and at 64² a lower SWD against
-    the answer key than the pasted exemplar (a perfect model's score: what SWD can reach)."""
-    from cocosnet.data.landscapes_dataset import rerender_answer_key
-
-    batch = landscapes_pairs(8)
-    for scene, oracle in zip(batch["oracle_scene"], batch["oracle"], strict=True):
-        assert torch.equal(rerender_answer_key(scene, SIZE, seed_offset=0), oracle)
-    again = baseline_predictor("rerender")(batch)["output"]
-    assert again.shape == batch["oracle"].shape
-    assert not torch.equal(again, batch["oracle"])
-    delta_e, swd = direct_answer_key(again, batch)
-    paste_delta_e, paste_swd = direct_answer_key(batch["exemplar"], batch)
-    assert delta_e < 5.0 < paste_delta_e
-    assert swd["swd_avg"] < paste_swd["swd_avg"]
-    with pytest.raises(ValueError, match="needs the landscapes val or test split"):
-        baseline_predictor("rerender")({"label": batch["label"], "exemplar": batch["exemplar"]})

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from cocosnet.metrics import fid as M
+from cocosnet.evaluation.metrics import fid as M
 
-from ..conftest import missing
+from ...conftest import missing
 
 
 class TinyInception(nn.Module):
