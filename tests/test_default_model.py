@@ -10,8 +10,8 @@ from safetensors import safe_open
 from cocosnet.cli import main
 from cocosnet.data.io import save_image
 from cocosnet.data.landscapes_dataset import LandscapesDataset
-from cocosnet.default_model import DEFAULT_DIR, default_checkpoint
 from cocosnet.inference import Translator
+from cocosnet.inference.default_model import DEFAULT_DIR, default_checkpoint
 from cocosnet.metrics.answer_key import baseline_mean_colour, per_class_delta_e
 from cocosnet.metrics.swd import compute_swd
 

@@ -185,7 +185,7 @@ def palette_cell(label: Tensor, palette: np.ndarray) -> Tensor:
 
 
 def default_palette(num_classes: int) -> np.ndarray:
-    from cocosnet.preprocess import label_palette
+    from cocosnet.inference.preprocess import label_palette
     from cocosnet.presets import LANDSCAPE_COLORS, ModelConfig
 
     colours = LANDSCAPE_COLORS if num_classes == len(LANDSCAPE_COLORS) else ()

@@ -16,7 +16,7 @@ import re
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from cocosnet.preprocess import label_palette
+from cocosnet.inference.preprocess import label_palette
 from cocosnet.presets import ModelConfig
 
 PHOTO_FORMATS = {"PNG", "JPEG", "WEBP", "BMP"}

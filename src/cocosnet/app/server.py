@@ -36,7 +36,7 @@ from cocosnet.app.codec import (
 )
 from cocosnet.app.gallery import Gallery
 from cocosnet.app.worker import InferenceQueue, QueueFull, QueueTimeout
-from cocosnet.preprocess import colorize_labels, label_palette
+from cocosnet.inference.preprocess import colorize_labels, label_palette
 
 log = logging.getLogger("cocosnet.app")
 STATIC = Path(__file__).parent / "static"

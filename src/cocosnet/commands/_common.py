@@ -32,7 +32,7 @@ def load_translator(args: argparse.Namespace):
     if args.checkpoint:
         return Translator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype,
                                           image_size=args.image_size, low_memory=args.low_memory)
-    from cocosnet.default_model import default_checkpoint
+    from cocosnet.inference.default_model import default_checkpoint
 
     return Translator.from_pretrained(default_checkpoint(), device=args.device, dtype=args.dtype,
                                       image_size=args.image_size, low_memory=args.low_memory)

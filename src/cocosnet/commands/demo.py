@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from cocosnet.data.io import save_image
     from cocosnet.data.landscapes import colorize
     from cocosnet.data.landscapes_dataset import LandscapesDataset
-    from cocosnet.default_model import default_checkpoint
     from cocosnet.inference import Translator
+    from cocosnet.inference.default_model import default_checkpoint
     from cocosnet.metrics.results import make_grid
 
     translator = Translator.from_pretrained(args.checkpoint or default_checkpoint(), device=args.device)

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         source = (f"official:{args.official} ({cfg.name})" if args.official
                   else f"checkpoint:{args.checkpoint or 'default'}")
         device = translator.device
-        from cocosnet.preprocess import label_palette
+        from cocosnet.inference.preprocess import label_palette
 
         palette = label_palette(cfg) if cfg.label_nc else None
     if image_size % 32:

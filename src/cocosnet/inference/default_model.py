@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DEFAULT_DIR = Path(__file__).parent / "weights" / "landscapes"
+DEFAULT_DIR = Path(__file__).parents[1] / "weights" / "landscapes"
 
 
 def default_checkpoint() -> Path:

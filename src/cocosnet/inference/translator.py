@@ -19,11 +19,11 @@ from cocosnet.checkpoints import (
     read_native_config,
     save_native,
 )
+from cocosnet.inference.preprocess import image_to_tensor, label_to_tensor, tensor_to_image
 from cocosnet.memory import INFERENCE_MMAP_THRESHOLD, set_malloc_mmap_threshold
 from cocosnet.model import CoCosNet, checked_label_ids
 from cocosnet.nn.normalization import resize_ids
 from cocosnet.nn.spectral import fold_spectral_norm_, unfold_state_dict
-from cocosnet.preprocess import image_to_tensor, label_to_tensor, tensor_to_image
 from cocosnet.presets import ModelConfig, get_model_config
 
 
