@@ -1,6 +1,5 @@
 """Pins the numerical conventions derived from the official code (see ARCHITECTURE.md §9)."""
 
-import dataclasses
 import math
 
 import pytest
@@ -165,11 +164,12 @@ def test_generator_full_resolution_stage_in_row_bands_equals_the_whole_image(pre
     from cocosnet.generator import Generator
     from cocosnet.model import encode_semantic
     from cocosnet.presets import get_model_config
+    from cocosnet.runtime import RuntimeOptions
 
-    cfg = get_model_config(preset, image_size=128, ngf=2, spade_hidden=4, band_rows=rows)
+    cfg = get_model_config(preset, image_size=128, ngf=2, spade_hidden=4)
     torch.manual_seed(0)
-    gen = Generator(cfg).eval()
-    whole = Generator(dataclasses.replace(cfg, band_rows=0)).eval()
+    gen = Generator(cfg, RuntimeOptions(band_rows=rows)).eval()
+    whole = Generator(cfg, RuntimeOptions(band_rows=0)).eval()
     whole.load_state_dict(gen.state_dict())
     if cfg.label_nc:
         ids = torch.randint(0, cfg.label_nc, (2, 128, 128))

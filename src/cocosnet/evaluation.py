@@ -85,7 +85,7 @@ def model_predictor(model: Any) -> Predictor:
     from cocosnet.inference import Translator, run_model
 
     def needs_exemplar_label(cfg) -> bool:
-        return bool(cfg.maskmix or cfg.warp_mask)
+        return cfg.needs_exemplar_label
 
     if isinstance(model, Translator):
         def predict(batch: Batch) -> dict[str, Tensor]:

