@@ -104,6 +104,12 @@ def test_bad_runtime_options_are_refused():
 
 
 def test_resolve_device():
+    import cocosnet
+    import cocosnet.inference
+
+    # one implementation, re-exported where the inference API and the package offer it
+    assert cocosnet.inference.resolve_device is resolve_device and cocosnet.RuntimeOptions is RuntimeOptions
+    assert cocosnet.Translator is cocosnet.inference.Translator is Translator
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device(torch.device("cpu")) == torch.device("cpu")
     assert resolve_device("auto", mps=False).type == ("cuda" if torch.cuda.is_available() else "cpu")
