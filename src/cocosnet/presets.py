@@ -172,7 +172,7 @@ class Preset:
     loss: LossConfig = field(default_factory=LossConfig)
     description: str = ""
     sampling: PairSampling = field(default_factory=PairSampling)
-    dataset: str = ""  # the data set type it trains on by default (`cocosnet train --dataset`); "" = the name
+    dataset: str = ""  # the data set type it trains on by default (`cocosnet train --dataset`); "": none
 
 
 _PRESETS: dict[str, Preset] = {
