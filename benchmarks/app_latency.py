@@ -47,7 +47,7 @@ def main() -> None:
         cfg = get_model_config("landscapes", image_size=args.image_size)
         translator = Translator(CoCosNet(cfg), device=args.device)
     else:
-        from cocosnet.default_model import default_checkpoint
+        from cocosnet.inference.default_model import default_checkpoint
 
         folder = default_checkpoint() if args.checkpoint == "bundled" else args.checkpoint
         translator = Translator.from_pretrained(folder, device=args.device, image_size=args.image_size)

@@ -20,8 +20,8 @@ def case(size: int, repeats: int, threads: int) -> dict:
     import torch
 
     from cocosnet.data.landscapes_dataset import LandscapesDataset
-    from cocosnet.default_model import default_checkpoint
     from cocosnet.inference import Translator
+    from cocosnet.inference.default_model import default_checkpoint
 
     torch.set_num_threads(threads)
     tr = Translator.from_pretrained(default_checkpoint(), device="cpu", image_size=size)

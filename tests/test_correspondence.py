@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from cocosnet.correspondence import Correspondence
 from cocosnet.presets import get_model_config
+from cocosnet.runtime import RuntimeOptions
 
 from .grad_modes import assert_same_in_both_modes
 
@@ -77,7 +78,7 @@ def test_maskmix_label_downsampling_is_nearest():
 
 
 def test_output_shapes_and_the_exemplar_label_it_requires():
-    cfg = get_model_config("tiny", warp_mask=True)
+    cfg = get_model_config("tiny")  # maskmix: the warped mask is returned with the exemplar label
     corr = Correspondence(cfg).eval()
     sem, ex = _onehot(2), torch.rand(2, 3, 64, 64)
     with torch.no_grad():
@@ -98,7 +99,7 @@ def test_correspondence_is_the_same_in_both_modes(warp, dense):
     """The chunked warp (with the class-id lookup of F_A->S), and the dense matrix with the cycle warp and the
     warped mask that training asks for."""
     torch.manual_seed(0)
-    corr = Correspondence(get_model_config("tiny", warp=warp, warp_chunk=100)).eval()
+    corr = Correspondence(get_model_config("tiny", warp=warp), RuntimeOptions(warp_chunk=100)).eval()
     sem, ex = _onehot(2, seed=1), torch.rand(2, 3, 64, 64) * 2 - 1
     ids = sem.argmax(1)
     if dense:
@@ -113,8 +114,8 @@ def test_correspondence_is_the_same_in_both_modes(warp, dense):
 @pytest.mark.parametrize("warp", ["nearest", "bilinear", "patch"])
 def test_correspondence_memory_efficient_warp_equals_dense(warp):
     torch.manual_seed(0)
-    cfg = get_model_config("tiny", warp=warp, warp_impl="dense")  # maskmix and the warped mask, 4x4 patches too
-    dense = Correspondence(cfg)
+    cfg = get_model_config("tiny", warp=warp)  # maskmix and the warped mask, 4x4 patches too
+    dense = Correspondence(cfg, RuntimeOptions(warp_impl="dense"))
     for _ in range(3):  # a few training forwards converge the spectral-norm u, v (as trained weights have)
         dense(torch.rand(1, 10, 64, 64), torch.rand(1, 3, 64, 64), torch.rand(1, 10, 64, 64))
     dense.eval()
@@ -123,7 +124,7 @@ def test_correspondence_memory_efficient_warp_equals_dense(warp):
     with torch.no_grad():
         want = dense(sem, ex, sem, return_mask=True)
         for impl in ("chunked", "sdpa"):
-            eff = Correspondence(get_model_config("tiny", warp=warp, warp_impl=impl, warp_chunk=100)).eval()
+            eff = Correspondence(cfg, RuntimeOptions(warp_impl=impl, warp_chunk=100)).eval()
             eff.load_state_dict(dense.state_dict())
             got = eff(sem, ex, sem, return_mask=True)
             assert torch.allclose(got.warp_out, want.warp_out, atol=1e-5), impl
@@ -133,7 +134,7 @@ def test_correspondence_memory_efficient_warp_equals_dense(warp):
 def test_cycle_warp_of_identical_inputs_returns_the_exemplar_closely():
     """Warping an exemplar onto itself and back with a sharp softmax reproduces the pooled exemplar."""
     torch.manual_seed(0)
-    cfg = get_model_config("tiny", maskmix=False, warp_mask=False)
+    cfg = get_model_config("tiny", maskmix=False)
     corr = Correspondence(cfg).eval()
     with torch.no_grad():
         # make theta and phi identical so each position matches itself best

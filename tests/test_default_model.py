@@ -10,11 +10,11 @@ from safetensors import safe_open
 from cocosnet.cli import main
 from cocosnet.data.io import save_image
 from cocosnet.data.landscapes_dataset import LandscapesDataset
-from cocosnet.default_model import DEFAULT_DIR, default_checkpoint
 from cocosnet.evaluation.baselines import baseline_mean_colour
 from cocosnet.evaluation.metrics.answer_key import per_class_delta_e
 from cocosnet.evaluation.metrics.swd import compute_swd
 from cocosnet.inference import Translator
+from cocosnet.inference.default_model import DEFAULT_DIR, default_checkpoint
 
 
 def test_bundled_model_is_fp16_safetensors_under_40_mb_with_its_training_command():

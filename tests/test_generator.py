@@ -1,6 +1,5 @@
 """Generator: the lean conditioning with class ids, the full-resolution stage in row bands, both modes equal."""
 
-import dataclasses
 import math
 
 import pytest
@@ -10,6 +9,7 @@ import torch.nn.functional as F
 from cocosnet.generator import Generator
 from cocosnet.model import encode_semantic
 from cocosnet.presets import get_model_config
+from cocosnet.runtime import RuntimeOptions
 
 from .grad_modes import assert_same_in_both_modes
 
@@ -57,9 +57,9 @@ def test_generator_takes_the_warped_exemplar_alone_with_class_ids():
 @pytest.mark.parametrize("preset", ["tiny", "deepfashion"])
 def test_generator_is_the_same_in_both_modes(preset):
     """With class ids (one-hot lookups; the lean conditioning too) and with dense semantics, in one piece."""
-    cfg = get_model_config(preset, ngf=2, spade_hidden=4, band_rows=0)
+    cfg = get_model_config(preset, ngf=2, spade_hidden=4)
     torch.manual_seed(0)
-    gen = Generator(cfg).eval()
+    gen = Generator(cfg, RuntimeOptions(band_rows=0)).eval()
     cond, ids = _inputs(cfg)
     if ids is None:
         assert_same_in_both_modes(gen, cond)
@@ -73,10 +73,10 @@ def test_generator_is_the_same_in_both_modes(preset):
 def test_generator_full_resolution_stage_in_row_bands_equals_the_whole_image(preset, rows, monkeypatch):
     """Inference runs the last block + conv_img in bands of rows with a halo: the same image as one pass, with
     class ids (one-hot lookups, reflection padding at the image edge) and with dense semantics."""
-    cfg = get_model_config(preset, image_size=128, ngf=2, spade_hidden=4, band_rows=rows)
+    cfg = get_model_config(preset, image_size=128, ngf=2, spade_hidden=4)
     torch.manual_seed(0)
-    gen = Generator(cfg).eval()
-    whole = Generator(dataclasses.replace(cfg, band_rows=0)).eval()
+    gen = Generator(cfg, RuntimeOptions(band_rows=rows)).eval()
+    whole = Generator(cfg, RuntimeOptions(band_rows=0)).eval()
     whole.load_state_dict(gen.state_dict())
     cond, ids = _inputs(cfg)
     calls = []
@@ -95,9 +95,9 @@ def test_banded_inference_equals_the_recorded_whole_image(preset, monkeypatch):
     graph, in bands. The two agree within 1e-6: each output pixel is the same sum of products, but convolving a
     band instead of the whole map may change the blocking, hence the summation order, of the 3x3 convolutions'
     sums (~100 terms of |x| <= ~10 here, float32 rounding ~1e-7 relative) before a tanh whose slope is <= 1."""
-    cfg = get_model_config(preset, image_size=128, ngf=2, spade_hidden=4, band_rows=32)
+    cfg = get_model_config(preset, image_size=128, ngf=2, spade_hidden=4)
     torch.manual_seed(0)
-    gen = Generator(cfg).eval()
+    gen = Generator(cfg, RuntimeOptions(band_rows=32)).eval()
     banded = []
     monkeypatch.setattr(gen, "_last_stage_in_bands", lambda *a: banded.append(1) or
                         Generator._last_stage_in_bands(gen, *a))

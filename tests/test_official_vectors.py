@@ -7,6 +7,7 @@ import torch
 
 from cocosnet.model import CoCosNet
 from cocosnet.presets import get_model_config
+from cocosnet.runtime import RuntimeOptions
 
 CASES = [
     # folder, preset, resolution used by the reference run
@@ -18,9 +19,9 @@ INTERMEDIATES = ["warp_out_lowres", "adaptive_feature_seg", "adaptive_feature_im
                  "ref_features", "theta", "phi", "warp_mask"]
 
 
-def _load(official_dir, recipe, folder, preset, size, **overrides):
-    cfg = get_model_config(preset, image_size=size, **overrides)
-    model = CoCosNet(cfg).eval()
+def _load(official_dir, recipe, folder, preset, size, runtime=None):
+    cfg = get_model_config(preset, image_size=size)
+    model = CoCosNet(cfg, runtime).eval()
     g = recipe(json.loads((official_dir / f"{folder}_netG.json").read_text()), 11)
     c = recipe(json.loads((official_dir / f"{folder}_netCorr.json").read_text()), 11)
     model.generator.load_state_dict(g, strict=True)
@@ -48,7 +49,7 @@ def _assert_matches(out, expected):
 @pytest.mark.parametrize("folder,preset,size", CASES)
 @pytest.mark.parametrize("warp_impl", ["auto", "dense"])
 def test_matches_official_outputs(official_dir, recipe, folder, preset, size, warp_impl):
-    model = _load(official_dir, recipe, folder, preset, size, warp_impl=warp_impl)
+    model = _load(official_dir, recipe, folder, preset, size, RuntimeOptions(warp_impl=warp_impl))
     inputs, expected = _vectors(official_dir, folder)
     with torch.inference_mode():
         ids = inputs["label"][:, 0].long() if model.cfg.label_nc else None  # the one-hot lookup path

@@ -9,7 +9,15 @@ from cocosnet.correspondence import Correspondence
 from cocosnet.discriminator import MultiscaleDiscriminator
 from cocosnet.generator import Generator
 from cocosnet.model import count_parameters
-from cocosnet.presets import ModelConfig, get_model_config, get_preset, preset_names
+from cocosnet.presets import (
+    LossConfig,
+    ModelConfig,
+    PairSampling,
+    canonical_name,
+    get_model_config,
+    get_preset,
+    preset_names,
+)
 
 MANIFESTS = [("ade20k", "ade20k"), ("celebahqedge", "celebahq_edge"), ("deepfashion", "deepfashion"),
              ("celebahq", "celebahq_mask")]
@@ -78,3 +86,27 @@ def test_feature_stride_sets_correlation_resolution(stride):
         out = model(sem, torch.rand(1, 3, 64, 64) * 2 - 1, sem)
     assert out.warp_out.shape == (1, 3, 64, 64)
     assert out.warp_out_lowres.shape == (1, 3, 64 // stride, 64 // stride)
+
+
+def test_warped_mask_and_pair_sampling_as_the_official_presets_have_them():
+    """The loss weight alone decides the warped mask (label-map presets); the exemplar probabilities are the pair
+    sampling's, not the losses'."""
+    with_mask = {name for name in preset_names() if get_preset(name).loss.warp_mask > 0}
+    assert with_mask == {"ade20k", "celebahq_mask", "landscapes", "tiny"}
+    assert all(get_preset(name).model.label_nc > 0 for name in with_mask)
+    assert "real_reference_probability" not in LossConfig.__dataclass_fields__
+    assert get_preset("deepfashion").sampling == PairSampling(real_reference_probability=0.0)
+    assert get_preset("ade20k").sampling == PairSampling(0.7, 0.2)
+    with pytest.raises(ValueError, match=r"hard_reference_probability must lie in \[0, 1\], got 1.5"):
+        PairSampling(hard_reference_probability=1.5)
+
+
+def test_preset_aliases_are_one_table():
+    from cocosnet.data import build_dataset
+
+    assert canonical_name("CelebAHQ-Edge") == "celebahq_edge" and canonical_name("ade") == "ade20k"
+    assert get_preset("celebahq").model.name == "celebahq_mask" and get_preset("ADE").model.name == "ade20k"
+    assert {get_preset(n).dataset for n in preset_names()} <= {"ade20k", "celebahq_edge", "celebahq_mask",
+                                                                "deepfashion", "landscapes"}
+    with pytest.raises(ValueError, match="needs a root folder"):
+        build_dataset("celebahq-mask")  # the data sets read the same aliases

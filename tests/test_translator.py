@@ -98,7 +98,7 @@ def test_inputs_of_every_kind_give_the_same_image(official_tiny, files):
 
 def test_label_preprocessing_is_nearest_and_maps_dontcare():
     t_cfg = get_model_config("ade20k", image_size=64)
-    from cocosnet.preprocess import prepare_semantic
+    from cocosnet.inference.preprocess import prepare_semantic
 
     arr = np.zeros((128, 128), np.uint8)
     arr[1::2, 1::2] = 5  # PIL's NEAREST (the official label resize) samples pixel centres: odd rows/cols
@@ -159,7 +159,7 @@ def test_cli_translate_and_convert(official_tiny, files, tmp_path, capsys):
 
 
 def test_low_memory_pins_the_allocator_only_when_asked(official_tiny, monkeypatch):
-    import cocosnet.inference as inference
+    import cocosnet.inference.translator as inference
 
     calls = []
     monkeypatch.setattr(inference, "set_malloc_mmap_threshold", lambda n: calls.append(n) or True)

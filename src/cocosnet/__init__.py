@@ -2,7 +2,8 @@
 
 from cocosnet.inference import Translation, Translator
 from cocosnet.model import CoCosNet
-from cocosnet.presets import LossConfig, ModelConfig, Preset, get_model_config, get_preset, preset_names
+from cocosnet.presets import LossConfig, ModelConfig, PairSampling, Preset, get_model_config, get_preset, preset_names
+from cocosnet.runtime import RuntimeOptions
 
 __version__ = "0.1.0"
 
@@ -10,7 +11,9 @@ __all__ = [
     "CoCosNet",
     "LossConfig",
     "ModelConfig",
+    "PairSampling",
     "Preset",
+    "RuntimeOptions",
     "Translation",
     "Translator",
     "__version__",

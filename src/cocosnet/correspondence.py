@@ -2,7 +2,8 @@
 
 Module and parameter names follow the official `NoVGGCorrespondence`, so its `latest_net_Corr.pth` loads strictly.
 The warp softmax(theta·phiᵀ / temperature)·exemplar is attention; `cocosnet.nn.softmax_attention` computes it
-without the HW x HW matrix unless the matrix itself is asked for (cycle warp in training, `warp_impl="dense"`).
+without the HW x HW matrix unless the matrix itself is asked for (cycle warp in training, `RuntimeOptions(warp_impl=
+"dense")`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from cocosnet.nn import ResidualBlock, SPADEResnetBlock, arithmetic, feature_nor
 from cocosnet.nn.normalization import EPS
 from cocosnet.nn.spectral import sn_conv
 from cocosnet.presets import ModelConfig
+from cocosnet.runtime import RuntimeOptions
 
 
 class DomainAdaptor(nn.Module):
@@ -78,9 +80,10 @@ class Correspondence(nn.Module):
     # match vectors and the softmax blocks.
     checkpointable_methods: tuple[str, ...] = ("correlate_and_warp",)
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, runtime: RuntimeOptions | None = None):
         super().__init__()
         self.cfg = cfg
+        self.runtime = runtime or RuntimeOptions()  # how the warp is computed (same numbers either way)
         self.adaptive_model_seg = DomainAdaptor(cfg.semantic_nc, cfg, onehot=cfg.label_nc > 0)
         self.adaptive_model_img = DomainAdaptor(3, cfg)
         c = cfg.corr_in_channels
@@ -128,12 +131,13 @@ class Correspondence(nn.Module):
     ) -> CorrespondenceOutput:
         """semantic: encoded x_A [B,semantic_nc,H,W]; exemplar: y_B [B,3,H,W] in [-1,1]; exemplar_semantic: its
         encoded label map (required with maskmix and for the warped mask); label_ids: x_A's class ids [B,H,W]
-        when `semantic` is their one-hot map (optional: a faster path with the same numbers)."""
+        when `semantic` is their one-hot map (optional: a faster path with the same numbers). return_mask: warp the
+        exemplar's label map too (default: for a label-map preset, when that map is given)."""
         cfg = self.cfg
         h, w = exemplar.shape[-2:]
         fh, fw = h // cfg.feature_stride, w // cfg.feature_stride
         if return_mask is None:
-            return_mask = cfg.warp_mask
+            return_mask = cfg.label_nc > 0 and exemplar_semantic is not None
         if (cfg.maskmix or return_mask) and exemplar_semantic is None:
             raise ValueError(
                 f"preset {cfg.name!r} needs the exemplar's semantic map (exemplar_semantic / --exemplar-label)"
@@ -186,11 +190,12 @@ class Correspondence(nn.Module):
         v = torch.cat(values, -1) if len(values) > 1 else values[0]
         scale = 1.0 / cfg.temperature
         corr = None
-        if return_corr or return_cycle or cfg.warp_impl == "dense":
+        impl, chunk = self.runtime.warp_impl, self.runtime.warp_chunk
+        if return_corr or return_cycle or impl == "dense":
             corr = torch.softmax(torch.matmul(q, k.transpose(1, 2)) * scale, dim=-1)
             y = torch.matmul(corr, v)
         else:
-            y = softmax_attention(q, k, v, scale, cfg.warp_impl, cfg.warp_chunk)
+            y = softmax_attention(q, k, v, scale, impl, chunk)
 
         out = CorrespondenceOutput(warp_out=exemplar)  # placeholder, set below
         y_img = y[..., :n_img]

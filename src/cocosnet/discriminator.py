@@ -9,6 +9,7 @@ from torch import nn
 from cocosnet.nn import SelfAttention
 from cocosnet.nn.spectral import sn_conv
 from cocosnet.presets import ModelConfig
+from cocosnet.runtime import RuntimeOptions
 
 
 def _sn_in(cin: int, cout: int, kernel: int, stride: int, padding: int) -> nn.Sequential:
@@ -22,9 +23,10 @@ class NLayerDiscriminator(nn.Module):
     `dec`, a segmentation head the official code builds but never calls, is kept so official state dicts load.
     """
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, runtime: RuntimeOptions | None = None):
         super().__init__()
         self.cfg = cfg
+        runtime = runtime or RuntimeOptions()
         kw, padw = 4, 1
         nf = cfg.ndf
         in_nc = cfg.semantic_nc + 3
@@ -35,7 +37,7 @@ class NLayerDiscriminator(nn.Module):
             stride = 1 if n == n_layers - 1 else 2
             if n == n_layers - 1:
                 if cfg.d_attention:
-                    self.attn = SelfAttention(nf_prev, cfg.attention_impl, cfg.warp_chunk)
+                    self.attn = SelfAttention(nf_prev, runtime.attention_impl, runtime.attention_chunk)
                 dec: list[nn.Module] = []
                 nc = nf_prev
                 for _ in range(n_layers - 1):
@@ -64,10 +66,10 @@ class NLayerDiscriminator(nn.Module):
 class MultiscaleDiscriminator(nn.Module):
     """`num_D` discriminators; each next one sees the input average-pooled (3x3, stride 2, padding excluded)."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, runtime: RuntimeOptions | None = None):
         super().__init__()
         for i in range(cfg.num_D):
-            self.add_module(f"discriminator_{i}", NLayerDiscriminator(cfg))
+            self.add_module(f"discriminator_{i}", NLayerDiscriminator(cfg, runtime))
 
     def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         """x = cat(semantics, image) -> per scale, the list of every layer's output (last = patch logits)."""

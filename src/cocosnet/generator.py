@@ -11,6 +11,7 @@ from torch import nn
 
 from cocosnet.nn import SPADE, SelfAttention, SPADEResnetBlock, arithmetic, recording_graph
 from cocosnet.presets import ModelConfig
+from cocosnet.runtime import RuntimeOptions
 
 # Rows of context one output row of the full-resolution stage reads: conv_img 1 + conv_1 1 + conv_0 1 + the two
 # 3x3 convolutions of a SPADE over the conditioning 2 = 5; rounded up to even, so a band starts on a row of the
@@ -19,9 +20,10 @@ _BAND_HALO = 6
 
 
 class Generator(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, runtime: RuntimeOptions | None = None):
         super().__init__()
         self.cfg = cfg
+        self.runtime = runtime or RuntimeOptions()  # attention chunking, inference row bands (same numbers)
         nf, ic, hid = cfg.ngf, cfg.generator_cond_nc, cfg.spade_hidden
         oh = 3 if cfg.label_nc else None  # cond = cat(warped exemplar, one-hot): one-hot from channel 3
         self.sw = self.sh = cfg.image_size // 2**5
@@ -32,7 +34,7 @@ class Generator(nn.Module):
         self.up_0 = SPADEResnetBlock(16 * nf, 8 * nf, ic, hid, oh)
         self.up_1 = SPADEResnetBlock(8 * nf, 4 * nf, ic, hid, oh)
         if cfg.use_attention:
-            self.attn = SelfAttention(4 * nf, cfg.attention_impl, cfg.warp_chunk)
+            self.attn = SelfAttention(4 * nf, self.runtime.attention_impl, self.runtime.attention_chunk)
         self.up_2 = SPADEResnetBlock(4 * nf, 2 * nf, ic, hid, oh)
         self.up_3 = SPADEResnetBlock(2 * nf, nf, ic, hid, oh)
         self.conv_img = nn.Conv2d(nf, 3, 3, padding=1)
@@ -83,7 +85,7 @@ class Generator(nn.Module):
         return torch.tanh(self.conv_img(arithmetic().leaky_relu(x, 0.2)))
 
     def _can_tile(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None) -> bool:
-        rows = self.cfg.band_rows
+        rows = self.runtime.band_rows
         h, w = 2 * x.shape[-2], 2 * x.shape[-1]
         # only when no graph is recorded: a backward would keep every band's activations, so banding saves nothing
         return (not recording_graph() and rows > 0 and h > rows + 2 * _BAND_HALO
@@ -99,7 +101,7 @@ class Generator(nn.Module):
         full-resolution SPADE's hidden, gamma and beta maps) exist for one band at a time.
         """
         h = 2 * x.shape[-2]
-        rows, halo = self.cfg.band_rows + self.cfg.band_rows % 2, _BAND_HALO
+        rows, halo = self.runtime.band_rows + self.runtime.band_rows % 2, _BAND_HALO
         out = None
         for top in range(0, h, rows):
             bottom = min(h, top + rows)

@@ -11,6 +11,7 @@ from torch import nn
 from cocosnet.correspondence import Correspondence, CorrespondenceOutput
 from cocosnet.generator import Generator
 from cocosnet.presets import ModelConfig
+from cocosnet.runtime import RuntimeOptions
 
 
 def checked_label_ids(label: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
@@ -54,11 +55,12 @@ class TranslationOutput:
 class CoCosNet(nn.Module):
     """`correspondence` (official netCorr) and `generator` (official netG); no discriminator, no losses."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, runtime: RuntimeOptions | None = None):
+        """runtime: how to run (chunking, banding); `cocosnet.runtime.set_runtime` changes it later."""
         super().__init__()
         self.cfg = cfg
-        self.correspondence = Correspondence(cfg)
-        self.generator = Generator(cfg)
+        self.correspondence = Correspondence(cfg, runtime)
+        self.generator = Generator(cfg, runtime)
 
     def encode(self, label: torch.Tensor) -> torch.Tensor:
         return encode_semantic(label, self.cfg)

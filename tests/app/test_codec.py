@@ -22,9 +22,9 @@ from cocosnet.app.codec import (  # noqa: E402
     label_ids,
     open_image,
     png_bytes,
-    resize_ids,
 )
-from cocosnet.preprocess import label_palette  # noqa: E402
+from cocosnet.label_resize import resize_label  # noqa: E402
+from cocosnet.viz import label_palette  # noqa: E402
 
 from .conftest import photo, scene  # noqa: E402
 
@@ -132,12 +132,12 @@ def test_png_answers_round_trip():
     assert out.mode == "L" and np.array_equal(np.asarray(out), ids)
 
 
-def test_resize_ids_is_nearest_and_keeps_the_right_size_as_is():
+def test_resize_label_is_nearest_and_keeps_the_right_size_as_is():
     ids = scene(1, 8, size=4, horizon=2)
-    assert resize_ids(ids, 4) is ids
-    big = resize_ids(ids, 8)
+    assert resize_label(ids, 4) is ids
+    big = resize_label(ids, 8)
     assert big.dtype == np.int64 and np.array_equal(big, np.kron(ids, np.ones((2, 2), np.int64)))
-    assert np.array_equal(resize_ids(big, 4), ids)
+    assert np.array_equal(resize_label(big, 4), ids)
 
 
 def test_inpaint_blend_keeps_the_photo_where_the_labels_did_not_change():

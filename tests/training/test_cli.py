@@ -85,3 +85,69 @@ def test_init_from_starts_a_fine_tune_from_exported_weights(tmp_path, capsys):
     with pytest.raises(ValueError, match=r"model\.safetensors does not fit this model:\n"
                        r"  \d+ keys differ in shape, first:\n.*checkpoint \[.*\] vs model"):
         other.init_from(src / "model")
+
+
+def _train_parser():
+    import argparse
+
+    from cocosnet.commands import train
+
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    return parser
+
+
+def test_train_flags_are_generated_from_every_train_config_field():
+    import dataclasses
+
+    from cocosnet.training import TrainConfig
+
+    actions = {a.dest: a for a in _train_parser()._actions}
+    for f in dataclasses.fields(TrainConfig):
+        assert f.name in actions, f.name
+        flag = actions[f.name]
+        assert f"--{f.name.replace('_', '-')}" in flag.option_strings
+        assert flag.default == (None if f.name == "num_workers" else f.default), f.name  # workers: auto
+        assert "(default: %(default)s)" in flag.help
+    # today's spellings and their defaults still parse
+    args = _train_parser().parse_args(["--preset", "tiny", "--data", "landscapes", "--time-limit", "2", "--ema",
+                                       "0.9", "--workers", "1", "--keep", "2", "--no-progress", "--channels-last",
+                                       "--amp", "bf16", "--lr-d", "1e-3"])
+    assert (args.time_limit_min, args.ema_decay, args.num_workers, args.keep_checkpoints) == (2.0, 0.9, 1, 2)
+    assert (args.progress, args.channels_last, args.amp, args.lr_d, args.save_every) == (False, True, "bf16",
+                                                                                         1e-3, 500)
+
+
+def test_set_flags_reach_their_sections_and_unknown_fields_are_named():
+    from cocosnet.commands.train import parse_set_flags
+
+    sets = parse_set_flags(["ngf=4", "loss.perceptual=1", "sampling.hard_reference_probability=0", "warp_chunk=64",
+                            "runtime.band_rows=0", "warp=patch"])
+    assert sets == {"model": {"ngf": 4, "warp": "patch"}, "loss": {"perceptual": 1.0},
+                    "sampling": {"hard_reference_probability": 0.0},
+                    "runtime": {"warp_chunk": 64, "band_rows": 0}}
+    assert isinstance(sets["loss"]["perceptual"], float)
+    with pytest.raises(ValueError, match=r"--set loss.perc=1: LossConfig has no field 'perc'; its fields: "
+                                         r"feat_match, perceptual"):
+        parse_set_flags(["loss.perc=1"])
+    with pytest.raises(ValueError, match="perceptual takes a float, got 'high'"):
+        parse_set_flags(["loss.perceptual=high"])
+    with pytest.raises(ValueError, match="unknown section 'optim'"):
+        parse_set_flags(["optim.lr=1"])
+    with pytest.raises(ValueError, match=r"ModelConfig has no field 'warp_mask' \(warp_mask moved: use "
+                                         r"LossConfig.warp_mask"):
+        parse_set_flags(["warp_mask=false"])
+    with pytest.raises(ValueError, match="warp_impl must be one of auto, dense, sdpa, chunked"):
+        parse_set_flags(["runtime.warp_impl=fast"])
+
+
+def test_set_loss_weight_round_trips_through_a_training_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *COMMON, "--max-steps", "1", "--out", str(out), "--set", "loss.perceptual=0.5",
+                 "--set", "loss.warp_mask=0", "--set", "sampling.real_reference_probability=0.5",
+                 "--set", "warp_chunk=32"]) == 0
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["loss"]["perceptual"] == 0.5 and config["loss"]["warp_mask"] == 0.0
+    assert "warp_chunk" not in config["model"]
+    assert main(["train", *COMMON, "--max-steps", "1", "--out", str(tmp_path / "x"), "--set", "loss.perc=1"]) == 2
+    assert "LossConfig has no field 'perc'" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -108,3 +109,28 @@ def test_rng_state_round_trip():
     a = (random.random(), float(np.random.rand()), torch.rand(1).item())
     ckpt.set_rng_state(s)
     assert (random.random(), float(np.random.rand()), torch.rand(1).item()) == a
+
+
+def test_resume_after_changing_run_options_and_from_an_old_style_checkpoint(tmp_path, vgg):
+    """--resume compares only ModelConfig: other chunk sizes, another attention kernel or band height resume (they
+    change no weight), and a checkpoint written while ModelConfig still held them is accepted."""
+    from cocosnet.runtime import RuntimeOptions
+
+    preset = tiny_preset("tiny")
+    first = Trainer(preset, _opts(max_steps=1, ema_decay=0.0), vgg)
+    res = first.fit(SyntheticDataset(preset.model, n=4), tmp_path)
+    state_file = res["checkpoint"] / "training_state.pt"
+    state = torch.load(state_file, weights_only=True)
+    state["model_config"].update(warp_impl="auto", warp_chunk=4096, attention_impl="auto", band_rows=64,
+                                 warp_mask=True)  # what older versions wrote
+    torch.save(state, state_file)
+
+    runtime = RuntimeOptions(warp_chunk=5, attention_chunk=7, attention_impl="dense", band_rows=0)
+    second = Trainer(preset, _opts(max_steps=2, ema_decay=0.0), vgg, runtime=runtime)
+    assert second.model.correspondence.runtime.warp_chunk == 5 and second.model.generator.attn.chunk == 7
+    res2 = second.fit(SyntheticDataset(preset.model, n=4), tmp_path, resume=True)
+    assert res2["step"] == 2 and len(res2["history"]) == 1  # resumed at step 1, one more step
+
+    other = Trainer(tiny_preset("ade20k"), _opts(max_steps=2, ema_decay=0.0), vgg)
+    with pytest.raises(ValueError, match="different model config"):
+        other.load_checkpoint(res["checkpoint"])

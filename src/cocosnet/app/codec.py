@@ -17,7 +17,6 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from cocosnet.label_resize import resize_label
-from cocosnet.label_resize import resize_label as resize_ids  # noqa: F401 (the name the routes use)
 from cocosnet.presets import ModelConfig
 from cocosnet.viz import label_palette
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cocosnet.app.codec import InputError, label_ids, open_image, resize_ids
+from cocosnet.app.codec import InputError, label_ids, open_image
 from cocosnet.data.retrieval import class_histograms, histogram_intersection, rank_by_intersection
+from cocosnet.label_resize import resize_label
 from cocosnet.presets import ModelConfig
 
 log = logging.getLogger("cocosnet.app")
@@ -47,7 +48,7 @@ class Gallery:
             item.id = _unique(_slug(item.id), self.items)
             size = cfg.image_size
             item.image = item.image.convert("RGB").resize((size, size), Image.BICUBIC)
-            item.label = resize_ids(item.label, size)
+            item.label = resize_label(item.label, size)
             item.features = class_histograms(item.label, cfg.label_nc)
             item.thumbnail = item.image.resize((THUMB, THUMB), Image.BICUBIC)
             self.items[item.id] = item

@@ -13,8 +13,8 @@ from cocosnet.app.codec import decode_label, decode_photo
 from cocosnet.app.gallery import Gallery, GalleryItem
 from cocosnet.app.schemas import ClassInfo, GalleryEntry
 from cocosnet.app.worker import InferenceQueue
-from cocosnet.preprocess import label_palette
 from cocosnet.presets import ModelConfig
+from cocosnet.viz import label_palette
 
 
 @dataclass
@@ -64,7 +64,7 @@ class AppState:
     @property
     def needs_exemplar_label(self) -> bool:
         """maskmix (and masked-warp) checkpoints read the exemplar's label map beside its photo."""
-        return bool(self.cfg.maskmix or self.cfg.warp_mask)
+        return self.cfg.needs_exemplar_label
 
     def label(self, text: str, what: str) -> np.ndarray:
         """A label map from the request field `what`, checked against the classes and the limits."""

@@ -20,19 +20,14 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_translator(args: argparse.Namespace):
-    from cocosnet.inference import Translator
+    from cocosnet.inference import Translator, default_checkpoint
+    from cocosnet.runtime import RuntimeOptions
 
+    runtime = RuntimeOptions(device=args.device, dtype=args.dtype, low_memory=args.low_memory)
     if args.official:
         if not args.preset:
             raise ValueError("--official needs --preset (which data set the checkpoint was trained on)")
         overrides = {"image_size": args.image_size} if args.image_size else {}
-        return Translator.from_official(args.preset, folder=args.official, device=args.device,
-                                          dtype=args.dtype,
-                                          low_memory=args.low_memory, **overrides)
-    if args.checkpoint:
-        return Translator.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype,
-                                          image_size=args.image_size, low_memory=args.low_memory)
-    from cocosnet.default_model import default_checkpoint
-
-    return Translator.from_pretrained(default_checkpoint(), device=args.device, dtype=args.dtype,
-                                      image_size=args.image_size, low_memory=args.low_memory)
+        return Translator.from_official(args.preset, folder=args.official, runtime=runtime, **overrides)
+    return Translator.from_pretrained(args.checkpoint or default_checkpoint(), runtime,
+                                      image_size=args.image_size)

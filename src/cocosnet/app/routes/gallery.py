@@ -8,10 +8,11 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from cocosnet.app.codec import ids_image, png_bytes, resize_ids
+from cocosnet.app.codec import ids_image, png_bytes
 from cocosnet.app.schemas import ITEM_ID, GalleryResponse, RetrieveRequest, errors
 from cocosnet.app.state import State, gallery_entry
-from cocosnet.preprocess import colorize_labels
+from cocosnet.label_resize import resize_label
+from cocosnet.viz import colorize_labels
 
 router = APIRouter(tags=["api"])
 
@@ -35,7 +36,7 @@ async def gallery_file(state: State, item_id: str = PathParam(pattern=ITEM_ID),
 async def retrieve(req: RetrieveRequest, state: State):
     """The gallery items whose label layouts are most like this label map (spatial-pyramid histograms)."""
     def work():
-        ids = resize_ids(state.label(req.label, "label"), state.cfg.image_size)
+        ids = resize_label(state.label(req.label, "label"), state.cfg.image_size)
         k = min(req.k, state.settings.max_retrieve)
         return [gallery_entry(item, score) for item, score in state.gallery.retrieve(ids, k)]
 

@@ -10,9 +10,10 @@ from fastapi import APIRouter
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from cocosnet.app.codec import InputError, encode_png, ids_image, inpaint_blend, resize_ids
+from cocosnet.app.codec import InputError, encode_png, ids_image, inpaint_blend
 from cocosnet.app.schemas import LabelRequest, LabelResponse, TranslateRequest, TranslateResponse, errors
 from cocosnet.app.state import AppState, State
+from cocosnet.label_resize import resize_label
 
 router = APIRouter(tags=["api"])
 
@@ -21,7 +22,7 @@ router = APIRouter(tags=["api"])
 async def prepare_label(req: LabelRequest, state: State):
     """Check a label map against the classes and bring it to the model's resolution (the painter's Load)."""
     def work():
-        ids = resize_ids(state.label(req.label, "label"), state.cfg.image_size)
+        ids = resize_label(state.label(req.label, "label"), state.cfg.image_size)
         return LabelResponse(label=encode_png(ids_image(ids)), classes_present=np.unique(ids).tolist())
 
     return await run_in_threadpool(work)
@@ -55,7 +56,7 @@ def translation_inputs(state: AppState, req: TranslateRequest
         if req.exemplar_id is not None:
             item = state.gallery.get(req.exemplar_id)
         elif len(state.gallery):
-            item = state.gallery.retrieve(resize_ids(sem, cfg.image_size), 1)[0][0]
+            item = state.gallery.retrieve(resize_label(sem, cfg.image_size), 1)[0][0]
         else:
             raise InputError(422, "no exemplar given and the gallery is empty: send exemplar (+ its label)")
         ex, ex_sem, item_id = item.image, item.label, item.id

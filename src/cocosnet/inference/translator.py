@@ -12,12 +12,13 @@ from typing import Any
 import torch
 
 from cocosnet.data.transforms import tensor_to_image
+from cocosnet.inference.preprocess import prepare_exemplar, prepare_semantic
 from cocosnet.label_resize import resize_ids
 from cocosnet.memory import INFERENCE_MMAP_THRESHOLD, set_malloc_mmap_threshold
 from cocosnet.model import CoCosNet, checked_label_ids
 from cocosnet.nn.spectral import fold_spectral_norm_, unfold_state_dict
-from cocosnet.preprocess import prepare_exemplar, prepare_semantic
 from cocosnet.presets import ModelConfig, get_model_config
+from cocosnet.runtime import RUNTIME_FIELDS, RuntimeOptions, resolve_device, set_runtime, split_runtime_options
 from cocosnet.weights import (
     WEIGHTS_FILE,
     config_extra,
@@ -29,20 +30,6 @@ from cocosnet.weights import (
     read_native_config,
     save_native,
 )
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but PyTorch sees no CUDA device")
-    return torch.device(device)
 
 
 def run_model(model: CoCosNet, semantic: torch.Tensor, exemplar: torch.Tensor,
@@ -88,21 +75,28 @@ def _is_batch(x: Any) -> bool:
 
 class Translator:
     """`Translator.from_official("ade20k", netG=..., netCorr=...)` or `Translator.from_pretrained(dir)`, then
-    `translator.translate(semantic, exemplar, exemplar_semantic)`."""
+    `translator.translate(semantic, exemplar, exemplar_semantic)`.
 
-    def __init__(self, model: CoCosNet, device: str | torch.device = "auto", extra: dict | None = None,
-                 dtype: str = "float32", low_memory: bool = False):
+    How it runs is a `RuntimeOptions` (`runtime=`), or its fields as keyword arguments (`device="cpu"`,
+    `dtype="bfloat16"`, `low_memory=True`, `band_rows=0`, ...), which replace those of `runtime`."""
+
+    def __init__(self, model: CoCosNet, runtime: RuntimeOptions | None = None, extra: dict | None = None,
+                 **options: Any):
         """low_memory (CPU, glibc): every freed feature map goes straight back to the system — a lower peak RSS,
         paid for in speed by re-faulting fresh pages (docs/model.md, "Speed and memory of inference")."""
-        self.device = resolve_device(device)
-        if low_memory and self.device.type == "cpu":
+        unknown = sorted(set(options) - RUNTIME_FIELDS)
+        if unknown:
+            raise TypeError(f"Translator got unexpected keyword arguments {unknown} (RuntimeOptions fields: "
+                            f"{', '.join(sorted(RUNTIME_FIELDS))})")
+        self.runtime, _ = split_runtime_options(runtime, options)
+        self.device = resolve_device(self.runtime.device)
+        if self.runtime.low_memory and self.device.type == "cpu":
             set_malloc_mmap_threshold(INFERENCE_MMAP_THRESHOLD)  # process-wide
-        if dtype not in ("float32", "bfloat16", "float16"):
-            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
-        if dtype == "float16" and self.device.type == "cpu":
+        if self.runtime.dtype == "float16" and self.device.type == "cpu":
             raise ValueError("float16 inference needs a GPU; use bfloat16 on the CPU")
-        self.dtype = dtype  # float32 reproduces the official images; bf16/fp16 autocast trades exactness for speed
-        self.model = model.eval().requires_grad_(False).to(self.device)
+        # float32 reproduces the official images; bf16/fp16 autocast trades exactness for speed
+        self.dtype = self.runtime.dtype
+        self.model = set_runtime(model, self.runtime).eval().requires_grad_(False).to(self.device)
         # the Translator owns the model: spectral norm is folded into the weights once (same images, one copy)
         self._folded_sn = fold_spectral_norm_(self.model)
         self.cfg: ModelConfig = model.cfg
@@ -116,12 +110,13 @@ class Translator:
         netG: str | Path | None = None,
         netCorr: str | Path | None = None,
         folder: str | Path | None = None,
-        device: str | torch.device = "auto",
-        dtype: str = "float32",
-        low_memory: bool = False,
-        **overrides: Any,
+        runtime: RuntimeOptions | None = None,
+        **options: Any,
     ) -> Translator:
-        """The authors' `latest_net_G.pth` + `latest_net_Corr.pth` (or a `folder` holding them), loaded strictly."""
+        """The authors' `latest_net_G.pth` + `latest_net_Corr.pth` (or a `folder` holding them), loaded strictly.
+
+        options: RuntimeOptions fields (device=, dtype=, low_memory=, ...) and ModelConfig overrides (image_size=)."""
+        runtime, overrides = split_runtime_options(runtime, options)
         if folder is not None:
             paths = official_paths(folder)
             netG, netCorr = netG or paths["G"], netCorr or paths["Corr"]
@@ -132,23 +127,21 @@ class Translator:
             model = CoCosNet(cfg)
         load_official(model.generator, netG, "G")
         load_official(model.correspondence, netCorr, "Corr")
-        return cls(model, device, extra={"source": "official", "preset": cfg.name}, dtype=dtype,
-                   low_memory=low_memory)
+        return cls(model, runtime, extra={"source": "official", "preset": cfg.name})
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "auto",
-                        dtype: str = "float32", image_size: int | None = None,
-                        low_memory: bool = False) -> Translator:
+    def from_pretrained(cls, folder: str | Path, runtime: RuntimeOptions | None = None,
+                        image_size: int | None = None, **options: Any) -> Translator:
         """A native folder: `config.json` + `model.safetensors` (from save_pretrained, training or convert).
 
         image_size: run at another resolution than the one trained (the networks are convolutional; quality is
-        best at the trained size)."""
+        best at the trained size). options: RuntimeOptions fields (device=, dtype=, low_memory=, ...)."""
         config = read_native_config(folder)
         cfg = ModelConfig.from_dict({**config["model"], **({"image_size": image_size} if image_size else {})})
         with torch.device("meta"):
             model = CoCosNet(cfg)
         load_strict(model, load_native_state(folder), str(Path(folder) / WEIGHTS_FILE))
-        return cls(model, device, extra=config_extra(config), dtype=dtype, low_memory=low_memory)
+        return cls(model, runtime, extra=config_extra(config), **options)
 
     def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> Path:
         state = unfold_state_dict(self.model.state_dict(), self._folded_sn)  # the official key layout
@@ -187,8 +180,7 @@ class Translator:
         if ex.shape[0] != n:
             raise ValueError(f"{n} semantic inputs but {ex.shape[0]} exemplars")
         cfg = self.cfg
-        needs_ex_sem = cfg.maskmix or cfg.warp_mask
-        if exemplar_semantic is None and needs_ex_sem:
+        if exemplar_semantic is None and cfg.needs_exemplar_label:
             raise ValueError(f"preset {cfg.name!r} needs the exemplar's label map (exemplar_semantic / "
                              f"--exemplar-label): its correspondence concatenates both label maps (maskmix)")
         ex_sem = None

@@ -15,9 +15,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from cocosnet.data.io import load_image, load_label
-from cocosnet.data.transforms import tensor_to_image  # noqa: F401 (re-exported: inference's output pictures)
 from cocosnet.presets import ModelConfig
-from cocosnet.viz import colorize_labels, label_palette  # noqa: F401 (the app imports them from here)
 
 Image.MAX_IMAGE_PIXELS = 64_000_000  # refuse decompression bombs early (PIL raises DecompressionBombError)
 
@@ -74,8 +72,3 @@ def prepare_semantic(source: Any, cfg: ModelConfig, what: str = "label map") -> 
     if t.shape[-2:] != (size, size):
         t = F.interpolate(t[None], size=(size, size), mode="nearest")[0]
     return t
-
-
-# The names before the renovation; they clashed with the conversions of `cocosnet.data.transforms`.
-image_to_tensor = prepare_exemplar
-label_to_tensor = prepare_semantic

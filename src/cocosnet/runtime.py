@@ -1,0 +1,105 @@
+"""How to run a model, apart from what the model is: device, precision, chunking, banding, memory.
+
+`ModelConfig` travels with the weights (the state dict's shapes and the label set depend on it); `RuntimeOptions`
+may change from one run to the next — another chunk size or band height gives the same images, and does not
+block a `--resume`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+AttentionImpl = Literal["auto", "dense", "sdpa", "chunked"]
+InferenceDtype = Literal["float32", "bfloat16", "float16"]
+ATTENTION_IMPLS: tuple[str, ...] = ("auto", "dense", "sdpa", "chunked")
+INFERENCE_DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """Where and how the networks run; none of it changes a weight, and only `dtype` changes the numbers."""
+
+    device: str | torch.device = "auto"  # auto: CUDA, then Apple MPS, then the CPU
+    dtype: InferenceDtype = "float32"  # inference autocast; float32 reproduces the official images
+    # the correspondence warp softmax(θ·φᵀ/τ)·y: auto = chunked (memory-linear); dense = the official matrix; sdpa
+    warp_impl: AttentionImpl = "auto"
+    warp_chunk: int = 4096  # query rows per block of the chunked warp (capped at 16 MB of scores)
+    attention_impl: AttentionImpl = "auto"  # the self-attention of the generator and the discriminator
+    attention_chunk: int = 4096  # query rows per block of the chunked self-attention
+    band_rows: int = 64  # inference: the full-resolution block runs in row bands of this height (0: in one piece)
+    # CPU, glibc: every freed feature map goes straight back to the system (lower peak RSS, slower)
+    low_memory: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("warp_impl", "attention_impl"):
+            if getattr(self, name) not in ATTENTION_IMPLS:
+                raise ValueError(f"{name} must be one of {', '.join(ATTENTION_IMPLS)}, got {getattr(self, name)!r}")
+        for name in ("warp_chunk", "attention_chunk"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.band_rows < 0:
+            raise ValueError(f"band_rows must be >= 0 (0: the last block in one piece), got {self.band_rows}")
+        if self.dtype not in INFERENCE_DTYPES:
+            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
+
+    def replace(self, **changes: Any) -> RuntimeOptions:
+        return dataclasses.replace(self, **changes)
+
+
+RUNTIME_FIELDS: frozenset[str] = frozenset(f.name for f in dataclasses.fields(RuntimeOptions))
+
+
+def split_runtime_options(runtime: RuntimeOptions | None, options: dict[str, Any]
+                          ) -> tuple[RuntimeOptions, dict[str, Any]]:
+    """`runtime` (default: the defaults) with the keyword `options` that name its fields applied, and the rest.
+
+    Lets `Translator.from_official(..., device="cpu", band_rows=0, ngf=16)` take run options and model overrides
+    side by side."""
+    own = {k: v for k, v in options.items() if k in RUNTIME_FIELDS}
+    rest = {k: v for k, v in options.items() if k not in RUNTIME_FIELDS}
+    return (runtime or RuntimeOptions()).replace(**own), rest
+
+
+def set_runtime(model: nn.Module, runtime: RuntimeOptions) -> nn.Module:
+    """Run an already built model with `runtime`'s chunking and banding (weights untouched; same images)."""
+    from cocosnet.nn import SelfAttention
+
+    for m in model.modules():
+        if isinstance(m, SelfAttention):
+            m.impl, m.chunk = runtime.attention_impl, runtime.attention_chunk
+        elif isinstance(getattr(m, "runtime", None), RuntimeOptions):
+            m.runtime = runtime
+    return model
+
+
+def resolve_device(device: str | torch.device = "auto", *, mps: bool = True) -> torch.device:
+    """"auto" -> CUDA when available (this process's GPU under torchrun: LOCAL_RANK), else MPS (when `mps`), else
+    the CPU; a named device is checked for availability."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif mps and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        else:
+            return torch.device("cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"--device {device} asked for, but PyTorch sees no CUDA device")
+        if device == "cuda" and "LOCAL_RANK" in os.environ:
+            return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N, mps)") from exc
+
+
+__all__ = ["ATTENTION_IMPLS", "INFERENCE_DTYPES", "RUNTIME_FIELDS", "RuntimeOptions", "resolve_device",
+           "set_runtime", "split_runtime_options"]
