@@ -8,7 +8,7 @@ from cocosnet.correspondence import Correspondence
 from cocosnet.presets import get_model_config
 from cocosnet.runtime import RuntimeOptions
 
-from .grad_modes import assert_same_in_both_modes
+from .helpers.grad_modes import assert_same_in_both_modes
 
 
 def _onehot(n: int, classes: int = 10, size: int = 64, seed: int = 0) -> torch.Tensor:

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from cocosnet.discriminator import MultiscaleDiscriminator
 from cocosnet.presets import get_model_config
 
-from .grad_modes import assert_same_in_both_modes
+from .helpers.grad_modes import assert_same_in_both_modes
 
 
 def _cfg(**overrides):

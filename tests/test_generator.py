@@ -11,7 +11,7 @@ from cocosnet.model import encode_semantic
 from cocosnet.presets import get_model_config
 from cocosnet.runtime import RuntimeOptions
 
-from .grad_modes import assert_same_in_both_modes
+from .helpers.grad_modes import assert_same_in_both_modes
 
 
 def _inputs(cfg, n: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -6,7 +6,7 @@ import torch
 from cocosnet.model import CoCosNet, encode_semantic
 from cocosnet.presets import get_model_config
 
-from .grad_modes import assert_same_in_both_modes
+from .helpers.grad_modes import assert_same_in_both_modes
 
 # Tiny widths of the official presets: label maps + nearest warp + warped mask (ADE20k), edge maps + bilinear warp
 # (CelebA-HQ), pose maps + patch warp (DeepFashion).

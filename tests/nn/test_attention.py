@@ -6,7 +6,7 @@ import torch
 from cocosnet.nn import SelfAttention, softmax_attention
 from cocosnet.nn import attention as attention_module
 
-from ..grad_modes import assert_same_in_both_modes
+from ..helpers.grad_modes import assert_same_in_both_modes
 
 
 def _qkv(n: int = 300, m: int = 200, d: int = 8, e: int = 5, grad: bool = False) -> tuple[torch.Tensor, ...]:

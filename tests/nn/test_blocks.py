@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from cocosnet.nn import ResidualBlock, SPADEResnetBlock
 
-from ..grad_modes import assert_same_in_both_modes
+from ..helpers.grad_modes import assert_same_in_both_modes
 
 
 def _onehot_cond(ids: torch.Tensor, classes: int, dense: int) -> torch.Tensor:

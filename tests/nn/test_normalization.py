@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from cocosnet.nn import SPADE, PositionalNorm2d, feature_normalize
 from cocosnet.nn.normalization import onehot_conv3x3
 
-from ..grad_modes import assert_same_in_both_modes
+from ..helpers.grad_modes import assert_same_in_both_modes
 
 
 def test_positional_norm_uses_unbiased_variance():
