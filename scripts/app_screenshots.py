@@ -2,8 +2,7 @@
 
     PYTHONPATH=src python scripts/app_screenshots.py [--checkpoint DIR] [--url http://127.0.0.1:7860] [--out docs]
 
-Without --url it serves the checkpoint itself (random `landscapes` weights when none is given: the output is then
-noise-like, but every control is shown working).
+Without --url it serves the checkpoint itself (the bundled landscapes model when none is given).
 """
 
 from __future__ import annotations
@@ -68,7 +67,7 @@ def take(url: str, out: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", help="native model folder (default: random landscapes weights)")
+    ap.add_argument("--checkpoint", help="native model folder (default: the bundled landscapes model)")
     ap.add_argument("--url", help="a running `cocosnet serve` instead of serving here")
     ap.add_argument("--out", default="docs")
     args = ap.parse_args()
@@ -77,20 +76,12 @@ def main() -> None:
     if args.url:
         take(args.url, out)
         return
-    import torch
-
     from cocosnet.app import BackgroundServer, create_app
     from cocosnet.commands.serve import builtin_gallery
-    from cocosnet.inference import Translator
-    from cocosnet.model import CoCosNet
-    from cocosnet.presets import get_model_config
+    from cocosnet.inference import Translator, default_checkpoint
 
     with contextlib.ExitStack() as stack:
-        if args.checkpoint:
-            translator = Translator.from_pretrained(args.checkpoint, device="cpu")
-        else:
-            torch.manual_seed(0)
-            translator = Translator(CoCosNet(get_model_config("landscapes")), device="cpu")
+        translator = Translator.from_pretrained(args.checkpoint or default_checkpoint(), device="cpu")
         app = create_app(translator, builtin_gallery(translator.cfg))
         take(stack.enter_context(BackgroundServer(app)), out)
     print(f"wrote {out / 'painter.png'} and {out / 'editor.png'}")

@@ -1,6 +1,6 @@
 """Export a training run's model as the bundled default (fp16 safetensors + config.json with how it was trained).
 
-    python scripts/export_model.py runs/landscapes src/cocosnet/weights/landscapes [--command "cocosnet train ..."]
+    python scripts/export_model.py runs/landscapes src/cocosnet/bundled/landscapes [--command "cocosnet train ..."]
 
 Reads `<run>/model` (written by `cocosnet train` with every checkpoint); the step, loss weights and training options
 it records are kept, and a `training` section names the command and the loss network.

@@ -20,14 +20,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """`--help` shows every option's default, also for options whose help text says nothing else."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or not action.option_strings or action.default is argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cocosnet", description="Exemplar-based image translation (CoCosNet).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=DefaultsHelpFormatter)
         p.set_defaults(_module=module)
         importlib.import_module(f"cocosnet.commands.{module}").add_arguments(p)
+        for action in p._actions:  # argparse prints no help line (so no default) for an option without help text
+            if action.help is None and action.option_strings and action.default is not argparse.SUPPRESS:
+                action.help = "default: %(default)s"
     return parser
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cocosnet.weights import WEIGHTS_FILE
 
-DEFAULT_DIR = Path(__file__).parents[1] / "weights" / "landscapes"
+DEFAULT_DIR = Path(__file__).parents[1] / "bundled" / "landscapes"
 
 
 def default_checkpoint() -> Path:
