@@ -2,6 +2,8 @@
 413 for bodies over the limit (checked before the app reads them), and an `InputError`'s own status."""
 
 import asyncio
+import base64
+import io
 import json
 import threading
 
@@ -74,6 +76,44 @@ def test_input_errors_answer_with_their_own_status(gated):
         assert gone.status_code == 404 and gone.json() == {"detail": "no gallery item 'lake'"}
         blank = client.post(f"{url}/api/translate", json={**BODY, "label": ids_b64(scene(0, 0))})
         assert blank.status_code == 422 and blank.json() == {"detail": "nothing painted"}  # the model's ValueError
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_finite_feather_answers_422_and_keeps_the_connection(gated, value):
+    translator, gallery = gated
+    translator.gate.set()
+    app = create_app(translator, gallery)
+    body = json.dumps({**BODY, "inpaint": True}).rstrip("}") + f', "feather": {value}}}'
+    with BackgroundServer(app) as url, httpx.Client(timeout=60) as client:
+        r = client.post(f"{url}/api/translate", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422
+        [error] = r.json()["detail"]
+        assert error["loc"] == ["body", "feather"] and error["msg"] == "Input should be a finite number"
+        assert error["input"] == {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[value]
+        assert client.post(f"{url}/api/translate", json=BODY).status_code == 200  # the server still answers
+
+
+def test_an_oversized_png_text_chunk_answers_413_and_keeps_the_connection(gated):
+    from PIL import PngImagePlugin
+
+    translator, gallery = gated
+    translator.gate.set()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "a" * (2 * PngImagePlugin.MAX_TEXT_CHUNK), zip=True)
+    buf = io.BytesIO()
+    photo().save(buf, format="PNG", pnginfo=info)
+    with BackgroundServer(create_app(translator, gallery)) as url, httpx.Client(timeout=60) as client:
+        for path, body in [("/api/translate", {"label": BODY["label"], "exemplar": b64(buf.getvalue()),
+                                               "exemplar_label": BODY["label"]}),
+                           ("/api/label", {"label": b64(buf.getvalue())})]:
+            r = client.post(f"{url}{path}", json=body)
+            assert r.status_code == 413, (path, r.text)
+            assert "over the reader's limit (Decompressed data too large" in r.json()["detail"]
+        assert client.post(f"{url}/api/translate", json=BODY).status_code == 200
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 async def call(chunks: list[bytes], headers: list) -> tuple[list[dict], list[dict]]:

@@ -77,6 +77,18 @@ def test_unreadable_truncated_and_unaccepted_formats():
         "photo: GIF images are not accepted (PNG, JPEG, WebP or BMP)"
 
 
+def test_an_oversized_png_text_chunk_is_refused_with_413():
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "a" * (PngImagePlugin.MAX_TEXT_CHUNK + 1), zip=True)  # a few kB compressed
+    buf = io.BytesIO()
+    photo(8).save(buf, format="PNG", pnginfo=info)
+    assert refused(413, open_image, buf.getvalue(), "exemplar", 10**6) == (
+        "exemplar: metadata over the reader's limit (Decompressed data too large for "
+        "PngImagePlugin.MAX_TEXT_CHUNK)")
+
+
 def test_photos_of_every_accepted_format_decode_to_rgb():
     img = photo(16)
     for fmt in ("PNG", "JPEG", "WEBP", "BMP"):
@@ -103,6 +115,13 @@ def test_label_maps_in_the_class_colours(tiny_cfg):
     colours[0, 0] = (1, 2, 3)
     detail = refused(422, label_ids, Image.fromarray(colours), tiny_cfg, "label")
     assert "1 colour(s) are not in it (#010203)" in detail and "single-channel PNG" in detail
+
+
+def test_every_class_colour_maps_to_its_id(tiny_cfg):
+    ids = np.random.default_rng(3).integers(0, tiny_cfg.label_nc, (24, 24))
+    colours = label_palette(tiny_cfg)[ids].astype(np.uint8)
+    out = label_ids(Image.fromarray(colours), tiny_cfg, "label")
+    assert out.dtype == np.int64 and np.array_equal(out, ids)
 
 
 def test_label_ids_outside_the_classes_are_named(tiny_cfg):

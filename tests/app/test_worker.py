@@ -138,3 +138,24 @@ def test_a_shut_down_queue_refuses_and_holds_no_place():
     with pytest.raises(RuntimeError):
         asyncio.run(queue.run(lambda: None))
     assert queue.pending == 0
+
+
+def test_light_work_takes_a_place_but_not_a_slot():
+    queue = InferenceQueue(slots=1, waiting=1, timeout=30)
+    gate = threading.Event()
+
+    async def main():
+        running = asyncio.create_task(queue.run(lambda: gate.wait(30) and "ran"))
+        await until(lambda: queue.pending == 1)
+        light = await queue.run(lambda: threading.current_thread().name, slot=False)  # the slot is busy
+        assert light.startswith("cocosnet-light")
+        held = asyncio.create_task(queue.run(lambda: gate.wait(30) and "light", slot=False))
+        await until(lambda: queue.pending == 2)
+        with pytest.raises(QueueFull):  # the light job holds the last place
+            await queue.run(lambda: "never", slot=False)
+        gate.set()
+        return await asyncio.gather(running, held)
+
+    assert asyncio.run(main()) == ["ran", "light"]
+    assert (queue.completed, queue.rejected, queue.pending) == (3, 1, 0)
+    queue.shutdown()

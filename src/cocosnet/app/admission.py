@@ -1,9 +1,14 @@
 """What gets in, and what a refused request is told: bodies over the size limit (413), a full queue (503 with
-Retry-After), a request past its time (504 with Retry-After), and bad inputs (`InputError`: 404/413/422)."""
+Retry-After), a request past its time (504 with Retry-After), bad inputs (`InputError`: 404/413/422) and bodies
+that fail validation (422, non-finite numbers such as `NaN` or `Infinity` included)."""
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from cocosnet.app.codec import InputError
@@ -62,6 +67,22 @@ async def input_error(_request: Request, exc: InputError) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
 
+def json_safe(value):
+    """A value JSON can carry: non-finite floats (a body's `NaN`, `Infinity`) become their names."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
+
+
+async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 answer, able to quote a `NaN` or `Infinity` the body held (the default answer fails on them)."""
+    return JSONResponse({"detail": json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
+
 async def queue_full(_request: Request, exc: QueueFull) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after)})
 
@@ -75,5 +96,6 @@ def add_admission(app: FastAPI, max_body_bytes: int) -> None:
     """The body limit in front of the app, and the answers to refused requests."""
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_exception_handler(InputError, input_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(QueueFull, queue_full)
     app.add_exception_handler(QueueTimeout, queue_timeout)

@@ -52,6 +52,8 @@ def open_image(data: bytes, what: str, max_pixels: int) -> Image.Image:
         img = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise InputError(413, f"{what}: refused as a decompression bomb ({exc})") from exc
+    except ValueError as exc:  # PIL's limits on metadata, e.g. a PNG text chunk over PngImagePlugin.MAX_TEXT_CHUNK
+        raise InputError(413, f"{what}: metadata over the reader's limit ({exc})") from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise InputError(422, f"{what}: not a readable image (PNG, JPEG, WebP or BMP expected)") from exc
     if img.format not in PHOTO_FORMATS:
@@ -83,23 +85,26 @@ def label_ids(img: Image.Image, cfg: ModelConfig, what: str) -> np.ndarray:
     if img.mode in LABEL_MODES:
         ids = np.asarray(img).astype(np.int64)
     elif img.mode in ("RGB", "RGBA"):
-        rgb = np.asarray(img.convert("RGB")).astype(np.int64)
-        code = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        rgb = np.asarray(img.convert("RGB"))
+        code = rgb[..., 0].astype(np.uint32) << 16  # 24-bit colour codes in 4 bytes a pixel
+        code |= rgb[..., 1].astype(np.uint32) << 8
+        code |= rgb[..., 2]
+        del rgb
         pal = label_palette(cfg).astype(np.int64)
         pal_code = (pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2]
         lookup = {int(c): i for i, c in reversed(list(enumerate(pal_code)))}
-        colours, inverse = np.unique(code, return_inverse=True)
+        colours = np.unique(code)  # (np.unique's return_inverse would take 37 bytes a pixel at its peak)
         missing = [int(c) for c in colours if int(c) not in lookup]
         if missing:
             shown = ", ".join(f"#{c:06x}" for c in missing[:5])
             raise InputError(422, f"{what}: an RGB label map must use the palette colours of the classes; "
                                   f"{len(missing)} colour(s) are not in it ({shown}); send class ids as a "
                                   f"single-channel PNG instead")
-        ids = np.array([lookup[int(c)] for c in colours], dtype=np.int64)[inverse.reshape(code.shape)]
+        ids = np.array([lookup[int(c)] for c in colours], dtype=np.int64)[np.searchsorted(colours, code)]
     else:
         raise InputError(422, f"{what}: mode {img.mode} is not a label map (single-channel PNG of class ids)")
     if cfg.dontcare_id >= 0:
-        ids = np.where(ids == 255, cfg.dontcare_id, ids)
+        ids[ids == 255] = cfg.dontcare_id  # in place: ids is this function's own array
     bad = np.unique(ids[(ids < 0) | (ids >= cfg.label_nc)])
     if bad.size:
         raise InputError(422, f"{what}: label ids {bad[:10].tolist()} out of range: this checkpoint has "

@@ -75,7 +75,8 @@ class TranslateRequest(BaseModel):
                                                 "with neither, the best retrieved gallery item is used")
     inpaint: bool = Field(False, description="keep the exemplar where label == exemplar_label and blend the "
                                              "generated image into the changed region (the editor's Inpainting)")
-    feather: float = Field(6.0, ge=0, le=64, description="inpainting: width of the blended edge in pixels")
+    feather: float = Field(6.0, ge=0, le=64, allow_inf_nan=False,
+                           description="inpainting: width of the blended edge in pixels")
     return_warped: bool = Field(True, description="also return the warped exemplar")
 
 

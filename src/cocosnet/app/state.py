@@ -16,6 +16,13 @@ from cocosnet.app.worker import InferenceQueue
 from cocosnet.presets import ModelConfig
 from cocosnet.viz import label_palette
 
+# The most bytes per pixel of max_pixels that one request's decoded pictures reach at their peak. The costliest
+# request sends both label maps as colour-coded RGB: the label's 64-bit ids kept (8 B/pixel), the photo kept as
+# RGB (3), and while the exemplar's label map is read: its RGB (3 + a 3 B copy), 32-bit colour codes (4), their
+# 64-bit palette indices (8) and the 64-bit ids (8) -- 37 B/pixel, 41 measured with the model's copy of the
+# photo (tests/app/test_flood.py), 48 with room for the checks' masks. Single-channel id maps: 24 measured.
+DECODED_BYTES_PER_PIXEL = 48
+
 
 @dataclass
 class AppSettings:
@@ -25,6 +32,13 @@ class AppSettings:
     waiting: int = 4  # requests that may wait for a slot; more -> 503
     timeout: float = 60.0  # seconds a translate request may wait + run; more -> 504
     max_retrieve: int = 24
+
+    @property
+    def worst_case_decoded_bytes(self) -> int:
+        """The most memory the requests' decoded pictures take at once: every place in the queue (slots + waiting)
+        holding the largest request (max_pixels per image, DECODED_BYTES_PER_PIXEL over its three pictures). A
+        request takes its place before decoding, so refused requests decode nothing."""
+        return (self.slots + self.waiting) * self.max_pixels * DECODED_BYTES_PER_PIXEL
 
     @property
     def max_body_bytes(self) -> int:

@@ -3,7 +3,12 @@
 `await queue.run(fn, *args)` runs fn on a worker thread. When every slot and waiting place is taken it raises
 `QueueFull` at once (the server answers 503 with Retry-After); a request that waits or runs longer than the
 timeout raises `QueueTimeout` (504). A job that has not started when its request gives up is dropped; a running
-job keeps its slot until it finishes, so the bound always holds.
+job keeps its place until it finishes, so the bound always holds.
+
+A request takes its place before it decodes anything: fn decodes the request's pictures and then runs the model,
+so a refused or waiting request holds only its body. `run(fn, *args, slot=False)` is for light work (a label
+map checked and resized): it takes a place like any request, so it counts against the same bound, but runs at
+once on a helper thread instead of waiting for an inference slot.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class InferenceQueue:
             raise ValueError(f"need slots >= 1 and waiting >= 0, got {slots} and {waiting}")
         self.slots, self.waiting, self.timeout = slots, waiting, timeout
         self._executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="cocosnet-infer")
+        self._light = ThreadPoolExecutor(max_workers=slots + waiting, thread_name_prefix="cocosnet-light")
         self._lock = threading.Lock()
         self._pending = 0
         self._durations: deque[float] = deque(maxlen=32)
@@ -65,14 +71,15 @@ class InferenceQueue:
         with self._lock:
             self._pending -= 1
 
-    async def run(self, fn: Callable, *args: Any) -> Any:
+    async def run(self, fn: Callable, *args: Any, slot: bool = True) -> Any:
         with self._lock:
             if self._pending >= self.capacity:
                 self.rejected += 1
                 raise QueueFull(self.retry_after())
             self._pending += 1
         try:
-            future = self._executor.submit(self._timed, fn, args)
+            future = (self._executor.submit(self._timed, fn, args) if slot
+                      else self._light.submit(fn, *args))
         except RuntimeError:  # shut down
             self._release(None)
             raise
@@ -95,3 +102,4 @@ class InferenceQueue:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._light.shutdown(wait=False, cancel_futures=True)

@@ -6,7 +6,6 @@ import torch
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from cocosnet.app.codec import ids_image, png_bytes
 from cocosnet.app.schemas import ITEM_ID, GalleryResponse, RetrieveRequest, errors
@@ -40,4 +39,4 @@ async def retrieve(req: RetrieveRequest, state: State):
         k = min(req.k, state.settings.max_retrieve)
         return [gallery_entry(item, score) for item, score in state.gallery.retrieve(ids, k)]
 
-    return GalleryResponse(items=await run_in_threadpool(work))
+    return GalleryResponse(items=await state.queue.run(work, slot=False))  # a place in the queue before decoding

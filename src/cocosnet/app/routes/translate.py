@@ -8,7 +8,6 @@ import time
 import numpy as np
 from fastapi import APIRouter
 from PIL import Image
-from starlette.concurrency import run_in_threadpool
 
 from cocosnet.app.codec import InputError, encode_png, ids_image, inpaint_blend
 from cocosnet.app.schemas import LabelRequest, LabelResponse, TranslateRequest, TranslateResponse, errors
@@ -25,17 +24,24 @@ async def prepare_label(req: LabelRequest, state: State):
         ids = resize_label(state.label(req.label, "label"), state.cfg.image_size)
         return LabelResponse(label=encode_png(ids_image(ids)), classes_present=np.unique(ids).tolist())
 
-    return await run_in_threadpool(work)
+    return await state.queue.run(work, slot=False)  # a place in the queue before any decoding
 
 
 @router.post("/api/translate", response_model=TranslateResponse, responses=errors(404, 413, 422, 503, 504))
 async def translate(req: TranslateRequest, state: State):
     """Translate a label map with an exemplar (uploaded, or a gallery item by id, or the best retrieved one)."""
-    sem, ex, ex_sem, item_id = await run_in_threadpool(translation_inputs, state, req)
-    image, warped, mask, seconds = await state.queue.run(run_translation, state, req, sem, ex, ex_sem)
+    image, warped, mask, seconds, item_id = await state.queue.run(translation, state, req)
     return TranslateResponse(image=encode_png(image), warped=None if warped is None else encode_png(warped),
                              mask=None if mask is None else encode_png(mask), width=image.width, height=image.height,
                              exemplar_id=item_id, seconds=round(seconds, 4))
+
+
+def translation(state: AppState, req: TranslateRequest
+                ) -> tuple[Image.Image, Image.Image | None, Image.Image | None, float, str | None]:
+    """A request's whole job, on a queue worker once it has its place: decode and check its pictures, then run the
+    model. A refused or waiting request has decoded nothing. (image, warped or None, mask or None, seconds, item id)"""
+    sem, ex, ex_sem, item_id = translation_inputs(state, req)
+    return (*run_translation(state, req, sem, ex, ex_sem), item_id)
 
 
 def translation_inputs(state: AppState, req: TranslateRequest
