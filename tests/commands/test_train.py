@@ -151,3 +151,113 @@ def test_set_loss_weight_round_trips_through_a_training_run(tmp_path, capsys):
     assert "warp_chunk" not in config["model"]
     assert main(["train", *COMMON, "--max-steps", "1", "--out", str(tmp_path / "x"), "--set", "loss.perc=1"]) == 2
     assert "LossConfig has no field 'perc'" in capsys.readouterr().err
+
+
+def _checkpoint_names(out) -> list[str]:
+    return [p.name for p in ckpt.list_checkpoints(out)]
+
+
+def test_a_run_folder_is_refused_without_resume_and_replaced_with_overwrite(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *COMMON, "--max-steps", "2", "--save-every", "1", "--out", str(out)]) == 0
+    before = (out / "model" / "model.safetensors").read_bytes()
+    capsys.readouterr()
+    # a shorter new run would have lost its checkpoints to keep-last-K and overwritten model/: refused, untouched
+    assert main(["train", *COMMON, "--max-steps", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert (f"cocosnet train: error: {out} holds a run at step 2 (checkpoints/step_00000002, model/): pass --resume "
+            "to continue it or --overwrite to replace it") in err
+    assert "Traceback" not in err
+    assert _checkpoint_names(out) == ["step_00000001", "step_00000002"]
+    assert (out / "model" / "model.safetensors").read_bytes() == before
+    assert main(["train", *COMMON, "--max-steps", "1", "--out", str(out), "--resume", "--overwrite"]) == 2
+    assert "pass --resume (continue the run in the folder) or --overwrite (replace it), not both" in \
+        capsys.readouterr().err
+
+    assert main(["train", *COMMON, "--max-steps", "1", "--out", str(out), "--overwrite"]) == 0
+    err = capsys.readouterr().err
+    assert f"--overwrite: removed the earlier run's checkpoints, model, tensorboard from {out}" in err
+    assert _checkpoint_names(out) == ["step_00000001"]
+    assert json.loads((out / "model" / "config.json").read_text())["step"] == 1
+
+    # a folder of other files is not a run, but it is not empty either
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert main(["train", *COMMON, "--max-steps", "1", "--out", str(other)]) == 2
+    assert f"{other} is not empty (notes.txt): pass --resume" in capsys.readouterr().err
+
+
+def test_out_that_is_a_file_is_refused_before_anything_loads(tmp_path, capsys):
+    target = tmp_path / "afile"
+    target.write_text("keep me")
+    assert main(["train", *COMMON, "--max-steps", "1", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"cocosnet train: error: cannot write {target}: it is a regular file" in err and "not a directory" in err
+    assert "preset tiny at" not in err  # refused before the networks were built
+    assert target.read_text() == "keep me"
+
+
+def test_interrupted_saves_are_cleaned_on_the_next_start(tmp_path, capsys):
+    """A SIGKILL inside write_checkpoint leaves `.step_*.tmp` (removed) or, while a step was saved again,
+    `.step_*.old` holding the only copy of that step (put back)."""
+    out = tmp_path / "run"
+    assert main(["train", *COMMON, "--max-steps", "1", "--out", str(out)]) == 0
+    root = out / "checkpoints"
+    (root / "step_00000001").rename(root / ".step_00000001.old")
+    partial = root / ".step_00000002.k3j9x.tmp"
+    partial.mkdir()
+    (partial / "model.safetensors").write_bytes(b"half")
+    capsys.readouterr()
+    assert main(["train", *COMMON, "--max-steps", "2", "--out", str(out), "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert f"restored {root / 'step_00000001'} from .step_00000001.old" in err
+    assert f"removed {partial}, left by a checkpoint save that was interrupted" in err
+    assert "resumed at step 1" in err
+    assert sorted(p.name for p in root.iterdir()) == ["step_00000001", "step_00000002"]
+
+
+def test_random_vgg_is_seeded_so_a_resumed_run_equals_the_straight_run(tmp_path):
+    from cocosnet.vgg import load_vgg19
+
+    rng = torch.get_rng_state()
+    a, b = load_vgg19("random", seed=3), load_vgg19("random", seed=3)
+    assert torch.equal(torch.get_rng_state(), rng)  # the global RNG is left alone
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+    flat = ["--decay-start", "1"]  # constant lr: the schedule does not depend on --max-steps
+    assert main(["train", *COMMON, *flat, "--max-steps", "2", "--out", str(tmp_path / "straight")]) == 0
+    assert main(["train", *COMMON, *flat, "--max-steps", "1", "--out", str(tmp_path / "split")]) == 0
+    assert main(["train", *COMMON, *flat, "--max-steps", "2", "--out", str(tmp_path / "split"), "--resume"]) == 0
+    straight = load_file(str(tmp_path / "straight" / "model" / "model.safetensors"))
+    split = load_file(str(tmp_path / "split" / "model" / "model.safetensors"))
+    assert straight.keys() == split.keys() and all(torch.equal(straight[k], split[k]) for k in straight)
+
+
+def test_a_signal_that_stops_the_run_early_exits_75_and_a_finished_run_0(tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    from cocosnet.commands.train import EXIT_STOPPED_BY_SIGNAL
+    from cocosnet.training import Trainer
+
+    step = Trainer.train_step
+
+    def step_then_sigterm(self, batch):
+        values = step(self, batch)
+        os.kill(os.getpid(), signal.SIGTERM)  # the trainer's handler: finish this step, checkpoint, stop
+        return values
+
+    out = tmp_path / "run"
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "train_step", step_then_sigterm)
+        assert main(["train", *COMMON, "--max-steps", "3", "--out", str(out)]) == EXIT_STOPPED_BY_SIGNAL == 75
+    captured = capsys.readouterr()
+    assert "stopped early by a signal at step 1, checkpoint saved; exit status 75 (EX_TEMPFAIL): rerun with " \
+           "--resume" in captured.out
+    assert _checkpoint_names(out) == ["step_00000001"]
+    assert main(["train", *COMMON, "--max-steps", "3", "--out", str(out), "--resume"]) == 0
+    assert _checkpoint_names(out)[-1] == "step_00000003"
+
+    help_text = _train_parser().format_help()
+    assert "75 (EX_TEMPFAIL)" in " ".join(help_text.split())

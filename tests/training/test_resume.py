@@ -134,3 +134,60 @@ def test_resume_after_changing_run_options_and_from_an_old_style_checkpoint(tmp_
     other = Trainer(tiny_preset("ade20k"), _opts(max_steps=2, ema_decay=0.0), vgg)
     with pytest.raises(ValueError, match="different model config"):
         other.load_checkpoint(res["checkpoint"])
+
+
+def _fake_checkpoint(out, step: int) -> None:
+    d = ckpt.checkpoint_dir(out, step)
+    d.mkdir(parents=True)
+    (d / ckpt.STATE_FILE).write_bytes(b"state")
+    (d / "model.safetensors").write_bytes(b"weights")
+
+
+def test_fit_refuses_a_folder_holding_a_run_unless_resumed_or_overwritten(tmp_path, vgg):
+    """The sweep's case: a new 1-step run into a folder holding steps 3 and 4 lost its own checkpoint to keep-last-K
+    and a later resume continued the old run. fit refuses it; overwrite removes the old run first."""
+    preset = tiny_preset("tiny")
+    for step in (3, 4):
+        _fake_checkpoint(tmp_path, step)
+    (tmp_path / "model").mkdir()
+    trainer = Trainer(preset, _opts(max_steps=1, ema_decay=0.0), vgg)
+    with pytest.raises(ckpt.RunDirError, match=r"holds a run at step 4 \(checkpoints/step_00000004, model/\): pass "
+                                               r"--resume to continue it or --overwrite to replace it"):
+        trainer.fit(SyntheticDataset(preset.model, n=4), tmp_path)
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["step_00000003", "step_00000004"]
+    assert trainer.step == 0
+
+    res = trainer.fit(SyntheticDataset(preset.model, n=4), tmp_path, overwrite=True)
+    assert res["step"] == 1 and [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["step_00000001"]
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["step"] == 1
+
+
+def test_run_dir_checks_and_interrupted_save_recovery(tmp_path):
+    ckpt.check_run_dir(tmp_path / "new", resume=False, overwrite=False)  # missing or empty: fine
+    ckpt.check_run_dir(tmp_path, resume=False, overwrite=False)
+    assert ckpt.describe_run_dir(tmp_path) is None
+    for name in "abcdefgh":
+        (tmp_path / name).write_text("")
+    assert ckpt.describe_run_dir(tmp_path) == f"{tmp_path} is not empty (a, b, c, d, e, f, and 2 more)"
+    ckpt.check_run_dir(tmp_path, resume=True, overwrite=False)
+    ckpt.check_run_dir(tmp_path, resume=False, overwrite=True)
+    assert ckpt.clear_run(tmp_path) == []  # not a run's files: left alone
+    assert len(list(tmp_path.iterdir())) == 8
+
+    out = tmp_path / "run"
+    _fake_checkpoint(out, 1)
+    _fake_checkpoint(out, 2)
+    root = out / "checkpoints"
+    (root / "step_00000002").rename(root / ".step_00000002.old")  # killed between the two renames of a re-save
+    _fake_checkpoint(out, 3)
+    (root / ".step_00000003.old").mkdir()  # killed after the new step_3 was in place: the old copy is redundant
+    (root / ".step_00000004.x1y2.tmp").mkdir()  # killed while assembling step 4
+    (root / ".step_notes.tmp").mkdir()  # not one of write_checkpoint's names: kept
+    notes = ckpt.recover_interrupted_saves(out)
+    assert notes == [f"restored {root / 'step_00000002'} from .step_00000002.old, left by a save that was interrupted",
+                     f"removed {root / '.step_00000003.old'}, left by a checkpoint save that was interrupted",
+                     f"removed {root / '.step_00000004.x1y2.tmp'}, left by a checkpoint save that was interrupted"]
+    assert sorted(p.name for p in root.iterdir()) == [".step_notes.tmp", "step_00000001", "step_00000002",
+                                                      "step_00000003"]
+    assert ckpt.recover_interrupted_saves(out) == []
+    assert [p.name for p in ckpt.clear_run(out)] == ["checkpoints"] and not any(out.iterdir())

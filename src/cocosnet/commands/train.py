@@ -3,6 +3,9 @@
     cocosnet train --preset landscapes --data landscapes --out runs/land --time-limit 60
     cocosnet train --preset ade20k --data /data/ADEChallengeData2016 --batch-size 4 --amp bf16 --resume
     torchrun --nproc_per_node 8 -m cocosnet train --preset ade20k --data /data/ADEChallengeData2016 --batch-size 4
+
+Exit status: 0 when the run finished (max steps or time limit), 75 (EX_TEMPFAIL) when SIGTERM/SIGINT stopped it
+early after a checkpoint (requeue it with --resume), 2 for a bad input or a run folder that is refused.
 """
 
 from __future__ import annotations
@@ -11,6 +14,11 @@ import argparse
 import dataclasses
 from pathlib import Path
 from typing import Any
+
+EXIT_STOPPED_BY_SIGNAL = 75  # EX_TEMPFAIL (sysexits.h): saved and stopped early; schedulers can requeue on it
+EXIT_STATUS_HELP = ("exit status: 0 when the run finished (--max-steps or --time-limit reached); 75 (EX_TEMPFAIL) "
+                    "when SIGTERM or SIGINT stopped it early after saving a checkpoint: rerun with --resume (a "
+                    "scheduler can requeue on 75, docs/training.md); 2 for a bad input or a refused --out folder")
 
 # Today's flag names that differ from their TrainConfig field's (kept as the field flag's aliases).
 TRAIN_FLAG_ALIASES = {"time_limit_min": ["--time-limit"], "ema_decay": ["--ema"], "num_workers": ["--workers"],
@@ -25,8 +33,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="ade20k, celebahq_edge, celebahq_mask, deepfashion, landscapes, tiny")
     p.add_argument("--data", required=True, help="data set root folder, or 'landscapes' (procedural, no files)")
     p.add_argument("--dataset", default=None, help="data set type (default: the preset's; 'folder' for your own)")
-    p.add_argument("--out", default=None, help="run directory (default runs/<preset>)")
+    p.epilog = EXIT_STATUS_HELP
+    p.add_argument("--out", default=None, help="run directory (default runs/<preset>); a folder that is not empty "
+                   "needs --resume or --overwrite")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in --out: remove its checkpoints/, "
+                   "model/ and tensorboard/ first")
     p.add_argument("--init-from", default=None, metavar="DIR", help="fine-tune: start from the weights of a cocosnet "
                    "folder (config.json + model.safetensors, e.g. an exported model or a checkpoint); step 0, fresh "
                    "optimisers")
@@ -74,12 +86,13 @@ def build_training_dataset(name: str, data: str, image_size: int, preset: Any, s
 
 def run(args: argparse.Namespace) -> int:
     from cocosnet.commands.config_flags import dataclass_from_args
+    from cocosnet.fileio import check_output_dir
     from cocosnet.model import count_parameters
     from cocosnet.presets import get_preset
     from cocosnet.runtime import RuntimeOptions, resolve_device
     from cocosnet.training import TrainConfig, Trainer
     from cocosnet.training import distributed as dist
-    from cocosnet.training.checkpoint import latest_checkpoint
+    from cocosnet.training.checkpoint import check_run_dir, latest_checkpoint
     from cocosnet.vgg import load_vgg19
 
     sets = parse_set_flags(args.set)
@@ -94,12 +107,15 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"no default data set for preset {cfg.name!r}; pass --dataset")
     if args.max_steps is None and args.time_limit_min is None:
         raise ValueError("give --max-steps and/or --time-limit")
+    out = Path(args.out or f"runs/{cfg.name}")
+    check_output_dir(out)  # a file or a device is refused before anything loads
+    check_run_dir(out, args.resume, args.overwrite)  # so is another run's folder (Trainer.fit checks it again)
 
     runtime = RuntimeOptions(device=args.device, **sets["runtime"])
     device = resolve_device(runtime.device, mps=False)
     dist.init_from_env(device)
     try:
-        vgg = load_vgg19(args.vgg)  # clear FileNotFoundError when the weights are missing
+        vgg = load_vgg19(args.vgg, seed=args.seed)  # clear FileNotFoundError when the weights are missing
         dataset = build_training_dataset(dataset_name, args.data, cfg.image_size, preset, args.seed, args.length)
         if getattr(dataset, "label_nc", cfg.label_nc) != cfg.label_nc or \
                 getattr(dataset, "semantic_nc", cfg.semantic_nc) != cfg.semantic_nc:
@@ -107,7 +123,6 @@ def run(args: argparse.Namespace) -> int:
                              f"{cfg.name} expects {cfg.semantic_nc}")
         workers = args.num_workers if args.num_workers is not None else (2 if device.type == "cuda" else 0)
         tc = dataclass_from_args(TrainConfig, args, num_workers=workers)
-        out = Path(args.out or f"runs/{cfg.name}")
         trainer = Trainer(preset, tc, vgg, device=device, runtime=runtime)
         if args.init_from and not (args.resume and latest_checkpoint(out) is not None):  # --resume wins
             trainer.init_from(args.init_from)
@@ -116,10 +131,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"cocosnet train: preset {cfg.name} at {cfg.image_size}px, {n_g / 1e6:.2f} M G+Corr / "
                   f"{n_d / 1e6:.2f} M D parameters, {dist.world_size()} process(es) x batch {tc.batch_size} on "
                   f"{device.type}, amp {tc.amp}, data {dataset_name} ({len(dataset)} samples), out {out}", flush=True)
-        result = trainer.fit(dataset, out, resume=args.resume)
+        result = trainer.fit(dataset, out, resume=args.resume, overwrite=args.overwrite)
+        stopped_early = result["stopped_by"] == "signal"
         if dist.is_main():
             print(f"cocosnet train: {result['step']} steps ({result['stopped_by']}), "
                   f"{result['elapsed_s'] / 60:.1f} min; model: {out / 'model'}", flush=True)
+            if stopped_early:
+                print(f"cocosnet train: stopped early by a signal at step {result['step']}, checkpoint saved; exit "
+                      f"status {EXIT_STOPPED_BY_SIGNAL} (EX_TEMPFAIL): rerun with --resume to continue", flush=True)
     finally:
         dist.shutdown()
-    return 0
+    return EXIT_STOPPED_BY_SIGNAL if stopped_early else 0

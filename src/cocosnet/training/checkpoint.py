@@ -11,6 +11,10 @@ Layout of a run directory::
 
 Every file is written to a temporary name and renamed; a checkpoint directory is assembled under a temporary name
 and renamed into place, so a crash never leaves a half-written checkpoint that `latest_checkpoint` would pick.
+What a crash does leave (a `.step_*.tmp` folder, or a `.step_*.old` one when a step was being saved again) is
+cleaned up by `recover_interrupted_saves` on the next start. A new run never goes into a folder that holds another
+one (`check_run_dir`): keep-last-K would otherwise delete the new run's checkpoints in favour of the old run's
+higher steps, and a later `--resume` would continue the old run.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ DISCRIMINATOR_FILE = "discriminator.safetensors"
 EMA_FILE = "ema.safetensors"
 STATE_FILE = "training_state.pt"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
+_INTERRUPTED_DIR = re.compile(r"^\.(step_\d+)\.(?:.+\.tmp|old)$")  # write_checkpoint's temporary names
+RUN_ARTEFACTS = ("checkpoints", "model", "tensorboard")  # what a run writes into its folder
 
 
 # --- RNG states in a form `torch.load(weights_only=True)` accepts (tensors, lists, numbers) -------------------------
@@ -121,6 +127,80 @@ def write_checkpoint(
         for old in list_checkpoints(out_dir)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+class RunDirError(ValueError):
+    """A run folder that a new run may not use; the message names what is there and the flags that decide."""
+
+
+def _listing(out: Path, names: list[str], limit: int = 6) -> str:
+    shown = [name + ("/" if (out / name).is_dir() else "") for name in names[:limit]]
+    more = f", and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(shown) + more
+
+
+def describe_run_dir(out_dir: str | os.PathLike) -> str | None:
+    """What is in `out_dir` ("runs/x holds a run at step 1200 (checkpoints/step_00001200, model/)"), or None when
+    it is missing or empty."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        return None
+    names = sorted(p.name for p in out.iterdir())
+    if not names:
+        return None
+    latest = latest_checkpoint(out)
+    if latest is None:
+        return f"{out} is not empty ({_listing(out, names)})"
+    step = int(_STEP_DIR.match(latest.name).group(1))
+    shown = [f"checkpoints/{latest.name}"] + (["model/"] if (out / "model").is_dir() else [])
+    return f"{out} holds a run at step {step} ({', '.join(shown)})"
+
+
+def check_run_dir(out_dir: str | os.PathLike, resume: bool, overwrite: bool) -> None:
+    """Refuse (`RunDirError`) a new run into a folder that is not empty, unless it is resumed or overwritten."""
+    if resume and overwrite:
+        raise RunDirError("pass --resume (continue the run in the folder) or --overwrite (replace it), not both")
+    found = None if resume or overwrite else describe_run_dir(out_dir)
+    if found is not None:
+        raise RunDirError(f"{found}: pass --resume to continue it or --overwrite to replace it")
+
+
+def clear_run(out_dir: str | os.PathLike) -> list[Path]:
+    """Remove what an earlier run wrote into `out_dir` (its checkpoints, model/ and TensorBoard logs; nothing
+    else); returns the paths removed."""
+    removed = []
+    for name in RUN_ARTEFACTS:
+        path = Path(out_dir) / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        removed.append(path)
+    return removed
+
+
+def recover_interrupted_saves(out_dir: str | os.PathLike) -> list[str]:
+    """Clean what a kill during `write_checkpoint` left: a `.step_*.tmp` folder (an unfinished checkpoint) is
+    removed; a `.step_*.old` folder (the previous save of a step being saved again) is put back when the step's
+    checkpoint is missing, else removed. Returns one line per folder, saying what was done."""
+    root = Path(out_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    notes = []
+    for path in sorted(root.iterdir()):
+        m = _INTERRUPTED_DIR.match(path.name)
+        if m is None or not path.is_dir() or path.is_symlink():
+            continue
+        final = root / m.group(1)
+        if path.name.endswith(".old") and not final.exists():
+            os.replace(path, final)
+            notes.append(f"restored {final} from {path.name}, left by a save that was interrupted")
+        else:
+            shutil.rmtree(path)
+            notes.append(f"removed {path}, left by a checkpoint save that was interrupted")
+    return notes
 
 
 def read_training_state(ckpt: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

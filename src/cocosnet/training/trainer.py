@@ -491,17 +491,28 @@ class Trainer:
             raise KeyboardInterrupt
         self._stop_signal = signum
 
-    def fit(self, dataset: Any, out_dir: str | Path, resume: bool = False, log: RunLogger | None = None
-            ) -> dict[str, Any]:
+    def fit(self, dataset: Any, out_dir: str | Path, resume: bool = False, log: RunLogger | None = None, *,
+            overwrite: bool = False) -> dict[str, Any]:
         """Train until max_steps, the time limit or SIGTERM/SIGINT; checkpoint every save_every steps and at the end.
 
-        Returns {"step", "stopped_by", "checkpoint", "elapsed_s", "last_losses", "history"}.
+        A folder that is not empty is refused (`checkpoint.RunDirError`) unless `resume` (continue its latest
+        checkpoint) or `overwrite` (remove its checkpoints, model/ and TensorBoard logs first). Folders left by a
+        save that a kill interrupted are cleaned up first. Returns {"step", "stopped_by", "checkpoint", "elapsed_s",
+        "last_losses", "history"}; stopped_by is "max_steps", "time_limit" or "signal".
         """
         out_dir = Path(out_dir)
+        notes = ckpt.recover_interrupted_saves(out_dir) if dist.is_main() else []
+        dist.barrier()
+        ckpt.check_run_dir(out_dir, resume, overwrite)  # every process: all refuse together (shared file system)
+        if overwrite and not resume and dist.is_main() and (removed := ckpt.clear_run(out_dir)):
+            notes.append(f"--overwrite: removed the earlier run's {', '.join(p.name for p in removed)} from {out_dir}")
+        dist.barrier()
         self._open_stream(dataset)
         latest = self._resume_from(out_dir) if resume else None
         log = log or RunLogger(out_dir, enabled=dist.is_main(), total_steps=self.tc.max_steps,
                                start_step=self.step, progress=self.tc.progress)
+        for note in notes:
+            log.write(note)
         if resume and dist.is_main():
             log.write(f"resumed at step {self.step} from {latest}" if latest else f"no checkpoint in {out_dir}; "
                       "starting from scratch")
