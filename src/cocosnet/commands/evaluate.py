@@ -83,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.data:
         raise ValueError("give --data landscapes or --data FOLDER (or --compare A.json B.json)")
+    from cocosnet.data import data_folder
+
+    data_folder(args.data, args.dataset)  # a missing folder is named before any model loads (as in `train`)
     if args.baseline and (args.checkpoint or args.official):
         raise ValueError("--baseline evaluates no model: leave out --checkpoint/--official")
     if args.batch_size < 1:
