@@ -166,3 +166,21 @@ def test_translate_refuses_a_bad_out(tiny_checkpoint, inputs, tmp_path, capsys):
     assert capsys.readouterr().err == (f"cocosnet translate: error: cannot write {device}: it is {kind}; outputs are "
                                        "written only as regular files\n")
     assert stat.S_IFMT(os.lstat(device).st_mode) in (stat.S_IFCHR, stat.S_IFIFO)
+
+
+def test_disk_full_mid_write_is_a_clear_error_and_the_old_file_stays(tmp_path, monkeypatch):
+    import errno
+
+    import cocosnet.fileio as fileio
+
+    out = tmp_path / "out.txt"
+    atomic_write_text(out, "old")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(fileio.os, "fsync", full)
+    with pytest.raises(OutputPathError, match=f"cannot write {out}: No space left on device; the partial write "
+                                              f"was removed and the previous file, if any, is unchanged"):
+        atomic_write_text(out, "new")
+    assert out.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]

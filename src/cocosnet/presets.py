@@ -225,6 +225,13 @@ _PRESETS: dict[str, Preset] = {
 }
 
 
+# The largest picture any input path decodes (the CLI's files, the API's uploads), in pixels: read from the
+# header and refused before a pixel is decoded, so a decompression bomb costs nothing.
+MAX_INPUT_PIXELS = 4096 * 4096
+# The picture formats both input paths accept (PIL's format names).
+INPUT_IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+
+
 def preset_names() -> list[str]:
     return sorted(_PRESETS)
 

@@ -65,6 +65,31 @@ def colorize(ids: np.ndarray, palette: Palette | Sequence[Sequence[int]]) -> np.
     return palette[np.clip(np.asarray(ids, dtype=np.int64), 0, len(palette) - 1)]
 
 
+def ids_from_colours(rgb: np.ndarray, palette: Palette | Sequence[Sequence[int]]) -> np.ndarray:
+    """The inverse of `colorize`: an HxWx3 label picture -> HxW int64 class ids, for the CLI and the API alike.
+
+    A colour-coded map uses the palette's colours exactly (a colour listed twice is its first class); a grey picture
+    (R = G = B everywhere) that is not colour-coded carries the ids as its values. Anything else: ValueError naming
+    how many colours are not in the palette and the first few."""
+    rgb = np.asarray(rgb)[..., :3]
+    # 24-bit colour codes in 4 bytes a pixel, and searchsorted rather than np.unique's return_inverse (37 bytes a
+    # pixel at its peak): the app's memory bound under a flood counts on this (app/state.py)
+    code = rgb[..., 0].astype(np.uint32) << 16
+    code |= rgb[..., 1].astype(np.uint32) << 8
+    code |= rgb[..., 2]
+    pal = np.asarray(palette, dtype=np.int64)
+    lookup = {int(c): i for i, c in reversed(list(enumerate((pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2])))}
+    colours = np.unique(code)
+    missing = [int(c) for c in colours if int(c) not in lookup]
+    if not missing:
+        return np.array([lookup[int(c)] for c in colours], dtype=np.int64)[np.searchsorted(colours, code)]
+    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+        return rgb[..., 0].astype(np.int64)
+    shown = ", ".join(f"#{c:06x}" for c in missing[:5])
+    raise ValueError(f"an RGB label map must use the palette colours of the classes; {len(missing)} colour(s) are "
+                     f"not in it ({shown}); or send a single-channel PNG of class ids instead")
+
+
 def colorize_labels(label: torch.Tensor, cfg: ModelConfig) -> Image.Image:
     """Label ids [1,H,W] -> an RGB picture in the checkpoint's palette (`label_palette`)."""
     return Image.fromarray(colorize(label.squeeze().cpu().numpy(), label_palette(cfg)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,12 +114,15 @@ def load_torch_state_dict(path: str | Path, what: str = "checkpoint") -> dict[st
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path} ({OFFICIAL_HELP})")
+    zipped = zipfile.is_zipfile(path)
     try:
-        sd = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # old (non-zip) serialisation cannot be memory-mapped
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle errors for files holding code, truncated files, ...
-        raise ValueError(f"{path}: not a loadable weights-only PyTorch state dict ({exc})") from exc
+        # only the zip format (torch >= 1.6) can be memory-mapped; an old-format file is read into memory
+        sd = torch.load(path, map_location="cpu", weights_only=True, mmap=zipped)
+    except Exception as exc:  # pickle errors for files holding code, truncated files, text, ...
+        kind = "a zip-format PyTorch file" if zipped else "not a zip-format PyTorch file (an old-format one, or no " \
+                                                           "PyTorch file at all)"
+        raise ValueError(f"{path}: not a loadable weights-only PyTorch state dict: {kind}, and loading it failed "
+                         f"({exc.__class__.__name__}: {exc})") from exc
     if isinstance(sd, Mapping) and "state_dict" in sd and isinstance(sd["state_dict"], Mapping):
         sd = sd["state_dict"]
     if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):

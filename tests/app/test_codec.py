@@ -24,6 +24,7 @@ from cocosnet.app.codec import (  # noqa: E402
     png_bytes,
 )
 from cocosnet.label_resize import resize_label  # noqa: E402
+from cocosnet.presets import INPUT_IMAGE_FORMATS  # noqa: E402
 from cocosnet.viz import label_palette  # noqa: E402
 
 from .conftest import photo, scene  # noqa: E402
@@ -72,9 +73,9 @@ def test_unreadable_truncated_and_unaccepted_formats():
     good = png(photo(16))
     assert "not a readable image" in refused(422, open_image, b"\x89PNG nonsense", "photo", 10**6)
     assert "corrupt or truncated" in refused(422, open_image, good[: len(good) // 2], "photo", 10**6)
-    gif = png(Image.new("P", (4, 4)), "GIF")
-    assert refused(422, open_image, gif, "photo", 10**6) == \
-        "photo: GIF images are not accepted (PNG, JPEG, WebP or BMP)"
+    ppm = png(Image.new("RGB", (4, 4)), "PPM")
+    assert refused(422, open_image, ppm, "photo", 10**6) == \
+        "photo: PPM images are not accepted (PNG, JPEG, WEBP, BMP, GIF, TIFF)"
 
 
 def test_an_oversized_png_text_chunk_is_refused_with_413():
@@ -91,7 +92,7 @@ def test_an_oversized_png_text_chunk_is_refused_with_413():
 
 def test_photos_of_every_accepted_format_decode_to_rgb():
     img = photo(16)
-    for fmt in ("PNG", "JPEG", "WEBP", "BMP"):
+    for fmt in INPUT_IMAGE_FORMATS:  # the CLI's set too (tests/inference/test_preprocess.py)
         out = decode_photo(b64(png(img.convert("RGBA") if fmt == "PNG" else img, fmt)), "exemplar", 10**6, 10**6)
         assert out.mode == "RGB" and out.size == (16, 16)
     assert np.array_equal(np.asarray(decode_photo(b64(png(img)), "exemplar", 10**6, 10**6)), np.asarray(img))
@@ -122,6 +123,12 @@ def test_every_class_colour_maps_to_its_id(tiny_cfg):
     colours = label_palette(tiny_cfg)[ids].astype(np.uint8)
     out = label_ids(Image.fromarray(colours), tiny_cfg, "label")
     assert out.dtype == np.int64 and np.array_equal(out, ids)
+
+
+def test_grey_rgb_label_maps_carry_ids_as_the_cli_reads_them(tiny_cfg):
+    ids = scene(6, 7, size=16)
+    grey = np.repeat(ids.astype(np.uint8)[..., None], 3, -1)
+    assert np.array_equal(label_ids(Image.fromarray(grey), tiny_cfg, "label"), ids)
 
 
 def test_label_ids_outside_the_classes_are_named(tiny_cfg):

@@ -1,6 +1,7 @@
 """`cocosnet serve`: its flags, the app it hands to uvicorn, and the built-in gallery it builds for the app."""
 
 import numpy as np
+import pytest
 
 from ..conftest import require_module
 
@@ -45,3 +46,15 @@ def test_builtin_gallery_is_the_validation_landscapes_in_every_style_family():
 
 def test_builtin_gallery_is_empty_for_other_classes():
     assert len(builtin_gallery(get_model_config("celebahq_mask"))) == 0
+
+
+@pytest.mark.parametrize("port", ["80000", "-1", "http"])
+def test_a_port_out_of_range_is_an_argparse_error(port, capsys):
+    from cocosnet.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--port", port])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "cocosnet serve: error: argument --port: " in err and "Traceback" not in err
+    assert ("is out of range: a TCP port is 0..65535" if port != "http" else "not a port number: 'http'") in err

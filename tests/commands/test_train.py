@@ -261,3 +261,20 @@ def test_a_signal_that_stops_the_run_early_exits_75_and_a_finished_run_0(tmp_pat
 
     help_text = _train_parser().format_help()
     assert "75 (EX_TEMPFAIL)" in " ".join(help_text.split())
+
+
+def test_one_data_rule_for_train_and_evaluate(tmp_path, capsys):
+    """Only the literal `--data landscapes` is the procedural set: a missing folder is an error naming it in both
+    commands, and an existing folder is never silently replaced by the procedural landscapes."""
+    nope = tmp_path / "nope"
+    for argv in (["train", "--preset", "landscapes", "--data", str(nope), "--vgg", "random", "--max-steps", "1",
+                  "--out", str(tmp_path / "run")],
+                 ["evaluate", "--data", str(nope), "--dataset", "ade20k", "--out", str(tmp_path / "eval")]):
+        assert main(argv) == 2, argv
+        assert f"error: {nope}: data set folder not found" in capsys.readouterr().err
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    assert main(["train", "--preset", "tiny", "--data", str(folder), "--vgg", "random", "--max-steps", "1",
+                 "--out", str(tmp_path / "run")]) == 2
+    assert f"the landscapes are generated, not read from {folder}: use --data landscapes" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

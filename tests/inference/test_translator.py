@@ -156,3 +156,14 @@ def test_low_memory_pins_the_allocator_only_when_asked(official_tiny, monkeypatc
     assert calls == []  # the default keeps glibc's fast heap reuse
     Translator.from_official("tiny", folder=folder, device="cpu", low_memory=True)
     assert calls == [inference.INFERENCE_MMAP_THRESHOLD]
+
+
+def test_a_batched_tensor_of_any_size_is_a_batch(official_tiny, files):
+    _, folder = official_tiny
+    t = Translator.from_official("tiny", folder=folder, device="cpu")
+    ids = torch.from_numpy(np.asarray(Image.open(files / "label.png"), np.int64))  # H x W class ids
+    one = t.translate(ids, files / "photo.jpg", ids).image
+    batched = t.translate(ids[None, None], files / "photo.jpg", ids[None, None]).image  # [1,1,H,W]: B = 1
+    assert batched.shape == (1, 3, 64, 64) and torch.equal(batched, one)
+    two = t.translate(ids[None, None].expand(2, 1, -1, -1), files / "photo.jpg", ids[None]).image
+    assert two.shape == (2, 3, 64, 64) and torch.allclose(two[0], one[0], atol=2e-3)  # as the batch test above

@@ -1,4 +1,4 @@
-"""Images in and out of the HTTP API: base64 PNG (or JPEG/WebP for photos) with byte and pixel limits.
+"""Images in and out of the HTTP API: base64 PNG (or JPEG, WebP, BMP, GIF, TIFF) with byte and pixel limits.
 
 Every failure is an `InputError` carrying the HTTP status and a message that names the field: 413 for too many
 bytes or pixels (decompression bombs are refused from the header, before any pixel is decoded), 422 for
@@ -17,11 +17,12 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from cocosnet.label_resize import resize_label
-from cocosnet.presets import ModelConfig
-from cocosnet.viz import label_palette
+from cocosnet.presets import INPUT_IMAGE_FORMATS, MAX_INPUT_PIXELS, ModelConfig
+from cocosnet.viz import ids_from_colours, label_palette
 
-PHOTO_FORMATS = {"PNG", "JPEG", "WEBP", "BMP"}
+PHOTO_FORMATS = set(INPUT_IMAGE_FORMATS)  # the same set as the CLI's files
 LABEL_MODES = {"L", "P", "I", "I;16"}  # single channel: the value is the class id
+_FORMATS_TEXT = ", ".join(INPUT_IMAGE_FORMATS)
 _DATA_URL = re.compile(r"^data:[\w/+.-]*;base64,", re.ASCII)
 
 
@@ -46,7 +47,7 @@ def decode_base64(text: str, what: str, max_bytes: int) -> bytes:
     return data
 
 
-def open_image(data: bytes, what: str, max_pixels: int) -> Image.Image:
+def open_image(data: bytes, what: str, max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
     """Bytes -> loaded PIL image; the pixel count is checked from the header before decoding."""
     try:
         img = Image.open(io.BytesIO(data))
@@ -55,9 +56,9 @@ def open_image(data: bytes, what: str, max_pixels: int) -> Image.Image:
     except ValueError as exc:  # PIL's limits on metadata, e.g. a PNG text chunk over PngImagePlugin.MAX_TEXT_CHUNK
         raise InputError(413, f"{what}: metadata over the reader's limit ({exc})") from exc
     except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(422, f"{what}: not a readable image (PNG, JPEG, WebP or BMP expected)") from exc
+        raise InputError(422, f"{what}: not a readable image ({_FORMATS_TEXT} expected)") from exc
     if img.format not in PHOTO_FORMATS:
-        raise InputError(422, f"{what}: {img.format} images are not accepted (PNG, JPEG, WebP or BMP)")
+        raise InputError(422, f"{what}: {img.format} images are not accepted ({_FORMATS_TEXT})")
     w, h = img.size
     if w * h > max_pixels:
         raise InputError(413, f"{what}: {w}x{h} is {w * h} pixels, more than the limit of {max_pixels} pixels")
@@ -79,28 +80,16 @@ def decode_photo(text: str, what: str, max_bytes: int, max_pixels: int) -> Image
 def label_ids(img: Image.Image, cfg: ModelConfig, what: str) -> np.ndarray:
     """A label image -> HxW int64 class ids, checked against the checkpoint's classes.
 
-    Single-channel images (L, P, I, I;16) carry ids; an RGB image is read as a colour-coded map in the
-    checkpoint's palette (every colour must be a palette colour exactly).
+    Single-channel images (L, P, I, I;16) carry ids; an RGB image is read as the CLI reads it
+    (`cocosnet.viz.ids_from_colours`): a colour-coded map in the checkpoint's palette, or grey values as ids.
     """
     if img.mode in LABEL_MODES:
         ids = np.asarray(img).astype(np.int64)
     elif img.mode in ("RGB", "RGBA"):
-        rgb = np.asarray(img.convert("RGB"))
-        code = rgb[..., 0].astype(np.uint32) << 16  # 24-bit colour codes in 4 bytes a pixel
-        code |= rgb[..., 1].astype(np.uint32) << 8
-        code |= rgb[..., 2]
-        del rgb
-        pal = label_palette(cfg).astype(np.int64)
-        pal_code = (pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2]
-        lookup = {int(c): i for i, c in reversed(list(enumerate(pal_code)))}
-        colours = np.unique(code)  # (np.unique's return_inverse would take 37 bytes a pixel at its peak)
-        missing = [int(c) for c in colours if int(c) not in lookup]
-        if missing:
-            shown = ", ".join(f"#{c:06x}" for c in missing[:5])
-            raise InputError(422, f"{what}: an RGB label map must use the palette colours of the classes; "
-                                  f"{len(missing)} colour(s) are not in it ({shown}); send class ids as a "
-                                  f"single-channel PNG instead")
-        ids = np.array([lookup[int(c)] for c in colours], dtype=np.int64)[np.searchsorted(colours, code)]
+        try:
+            ids = ids_from_colours(np.asarray(img.convert("RGB")), label_palette(cfg))
+        except ValueError as exc:
+            raise InputError(422, f"{what}: {exc}") from exc
     else:
         raise InputError(422, f"{what}: mode {img.mode} is not a label map (single-channel PNG of class ids)")
     if cfg.dontcare_id >= 0:

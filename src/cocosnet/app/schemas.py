@@ -9,8 +9,8 @@ API_DESCRIPTION = """Exemplar-based image translation (CoCosNet): painter, edito
 The web app: the painter / editor page and the JSON API under it (FastAPI).
 
 Images travel as base64 strings inside JSON (a `data:image/png;base64,` prefix is accepted and ignored): label
-maps as single-channel PNGs of class ids (or RGB PNGs in the class colours), photos as PNG, JPEG, WebP or BMP;
-answers are PNG. The model is loaded once by the caller and only reached through `Translator.translate`,
+maps as single-channel PNGs of class ids (or RGB PNGs in the class colours), photos as PNG, JPEG, WebP, BMP, GIF
+or TIFF; answers are PNG. The model is loaded once by the caller and only reached through `Translator.translate`,
 behind a bounded queue (`InferenceQueue`).
 """
 ITEM_ID = r"^[A-Za-z0-9_-]{1,80}$"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+BUNDLED_PRESET = "landscapes"  # the preset of the model that runs when neither --official nor --checkpoint is given
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", help="preset of an official checkpoint (ade20k, celebahq_edge, deepfashion, ...)")
+    p.add_argument("--preset", help="preset of an official checkpoint (ade20k, celebahq_edge, deepfashion, ...); "
+                                    "needs --official DIR, or --checkpoint DIR trained with that preset")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--official", metavar="DIR", help="folder with the authors' latest_net_G.pth, latest_net_Corr.pth")
     src.add_argument("--checkpoint", metavar="DIR", help="native folder (config.json + model.safetensors)")
@@ -19,15 +23,41 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="CPU: return freed feature maps to the system at once (lower peak RSS, slower)")
 
 
+def check_model_arguments(args: argparse.Namespace) -> str | None:
+    """What --preset / --official / --checkpoint ask for, checked before torch loads: the canonical preset name
+    (None without --preset). A preset never falls back to the bundled landscapes model silently."""
+    from cocosnet.presets import canonical_name, get_preset
+
+    if args.official and not args.preset:
+        raise ValueError("--official needs --preset (which data set the checkpoint was trained on)")
+    if not args.preset:
+        return None
+    get_preset(args.preset)  # an unknown name: KeyError listing the presets
+    preset = canonical_name(args.preset)
+    for flag in ("official", "checkpoint"):
+        folder = getattr(args, flag, None)
+        if folder and not Path(folder).is_dir():
+            raise FileNotFoundError(f"--{flag} folder not found: {folder}")
+    if not args.official and not args.checkpoint and preset != BUNDLED_PRESET:
+        raise ValueError(f"--preset {args.preset} needs the model's weights: --official DIR (the authors' "
+                         f"latest_net_G.pth and latest_net_Corr.pth for {preset}) or --checkpoint DIR (a native "
+                         f"folder whose config.json is the {preset} preset); without them only the bundled "
+                         f"{BUNDLED_PRESET} model is available")
+    return preset
+
+
 def load_translator(args: argparse.Namespace):
+    preset = check_model_arguments(args)
     from cocosnet.inference import Translator, default_checkpoint
     from cocosnet.runtime import RuntimeOptions
 
     runtime = RuntimeOptions(device=args.device, dtype=args.dtype, low_memory=args.low_memory)
     if args.official:
-        if not args.preset:
-            raise ValueError("--official needs --preset (which data set the checkpoint was trained on)")
         overrides = {"image_size": args.image_size} if args.image_size else {}
         return Translator.from_official(args.preset, folder=args.official, runtime=runtime, **overrides)
-    return Translator.from_pretrained(args.checkpoint or default_checkpoint(), runtime,
-                                      image_size=args.image_size)
+    folder = args.checkpoint or default_checkpoint()
+    translator = Translator.from_pretrained(folder, runtime, image_size=args.image_size)
+    if preset is not None and translator.cfg.name != preset:
+        raise ValueError(f"--preset {args.preset} does not match {folder}: its config.json is the "
+                         f"{translator.cfg.name!r} preset (drop --preset, or give a {preset} checkpoint)")
+    return translator

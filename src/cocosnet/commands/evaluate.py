@@ -51,8 +51,7 @@ def compare_names(paths: list[str]) -> list[str]:
 
 
 def build_eval_dataset(args: argparse.Namespace, cfg, image_size: int):
-    from cocosnet.data import build_dataset
-    from cocosnet.data.errors import DataError
+    from cocosnet.data import build_dataset, data_folder
 
     if args.num is not None and args.num < 1:
         raise ValueError(f"--num must be at least 1, got {args.num}")
@@ -60,12 +59,9 @@ def build_eval_dataset(args: argparse.Namespace, cfg, image_size: int):
         return "landscapes", build_dataset("landscapes", split=args.split, size=image_size,
                                            length=args.num or LANDSCAPES_NUM)
     name = args.dataset or (cfg.name if cfg is not None else None)
+    data_folder(args.data, name)
     if not name:
         raise ValueError("--data is a folder: say which kind of data set with --dataset NAME")
-    if name.lower() == "landscapes":
-        raise ValueError(f"the landscapes are generated, not read from {args.data}: use --data landscapes")
-    if not Path(args.data).is_dir():
-        raise DataError("data set folder not found", args.data)
     opts = {"crop_size": image_size, "limit": args.num}
     if name.replace("-", "_").lower() == "folder":
         label_nc = args.label_nc if args.label_nc is not None else (cfg.label_nc if cfg is not None else None)
@@ -87,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.data:
         raise ValueError("give --data landscapes or --data FOLDER (or --compare A.json B.json)")
+    from cocosnet.data import data_folder
+
+    data_folder(args.data, args.dataset)  # a missing folder is named before any model loads (as in `train`)
     if args.baseline and (args.checkpoint or args.official):
         raise ValueError("--baseline evaluates no model: leave out --checkpoint/--official")
     if args.batch_size < 1:

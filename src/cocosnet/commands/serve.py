@@ -9,10 +9,21 @@ import sys
 from typing import TYPE_CHECKING
 
 from cocosnet.commands._common import add_model_arguments, load_translator
-from cocosnet.presets import LANDSCAPE_CLASSES, ModelConfig
+from cocosnet.presets import LANDSCAPE_CLASSES, MAX_INPUT_PIXELS, ModelConfig
 
 if TYPE_CHECKING:
     from cocosnet.app.gallery import Gallery
+
+
+def port_number(text: str) -> int:
+    """argparse type of --port: an integer 0..65535 (argparse turns the error into exit 2 with the usage)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range: a TCP port is 0..65535")
+    return port
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,12 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gallery", metavar="DIR", help="exemplar pairs: NAME.jpg + NAME_label.png, or images/ + "
                                                     "labels/ (default: a few built-in procedural scenes)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=port_number, default=7860, help="TCP port, 0..65535 (0: any free port)")
     p.add_argument("--slots", type=int, default=1, help="translations run at once (default 1)")
     p.add_argument("--waiting", type=int, default=4, help="requests that may wait for a slot; more get 503")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds a translate request may take (504 after)")
     p.add_argument("--max-upload-mb", type=float, default=10.0, help="largest image accepted, in MB")
-    p.add_argument("--max-pixels", type=int, default=4096 * 4096, help="largest image accepted, in pixels")
+    p.add_argument("--max-pixels", type=int, default=MAX_INPUT_PIXELS, help="largest image accepted, in pixels")
     p.add_argument("--no-warmup", action="store_true", help="skip the translation run at start-up")
 
 

@@ -79,13 +79,12 @@ def build_training_dataset(name: str, data: str, image_size: int, preset: Any, s
         raise ValueError(
             f"--data landscapes needs a landscapes-shaped preset (landscapes, tiny), not {preset.model.name}"
         )
-    if not Path(data).is_dir():
-        raise FileNotFoundError(f"data set folder not found: {data}")
     return build_dataset(name, data, "train", crop_size=image_size, seed=seed, **probs)
 
 
 def run(args: argparse.Namespace) -> int:
     from cocosnet.commands.config_flags import dataclass_from_args
+    from cocosnet.data import data_folder
     from cocosnet.fileio import check_output_dir
     from cocosnet.model import count_parameters
     from cocosnet.presets import get_preset
@@ -103,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
                                  sampling=dataclasses.replace(preset.sampling, **sets["sampling"]))
     cfg = preset.model
     dataset_name = args.dataset or ("landscapes" if args.data == "landscapes" else preset.dataset)
+    data_folder(args.data, dataset_name)  # the rule `evaluate` follows too, checked before any model loads
     if not dataset_name:
         raise ValueError(f"no default data set for preset {cfg.name!r}; pass --dataset")
     if args.max_steps is None and args.time_limit_min is None:

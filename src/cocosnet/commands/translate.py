@@ -3,26 +3,41 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from cocosnet.commands._common import add_model_arguments, load_translator
-from cocosnet.data.io import save_image
+from cocosnet.commands._common import add_model_arguments, check_model_arguments, load_translator
 from cocosnet.fileio import OutputPathError, check_output_path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
-    p.add_argument("--input", required=True, help="semantic input: label PNG of class ids, or .npy/.npz/.pt map")
-    p.add_argument("--exemplar", required=True, help="exemplar photo")
+    p.add_argument("--input", required=True,
+                   help="semantic input: label PNG of class ids (or colour-coded in the model's palette), or "
+                        ".npy/.npz/.pt map")
+    p.add_argument("--exemplar", required=True, help="exemplar photo (PNG, JPEG, WebP, BMP, GIF or TIFF)")
     p.add_argument("--exemplar-label", help="the exemplar's label map (needed by maskmix presets)")
     p.add_argument("--out", required=True, help="output image path")
     p.add_argument("--warp-out", help="also save the warped exemplar here")
 
 
-def run(args: argparse.Namespace) -> int:
+def check_inputs(args: argparse.Namespace) -> None:
+    """Every input file exists and every output can be written, before torch and the model load."""
+    for flag, what in (("input", "semantic input"), ("exemplar", "exemplar"), ("exemplar_label", "exemplar label map")):
+        path = getattr(args, flag)
+        if path is not None and not Path(path).is_file():
+            kind = "is a folder, not a file" if Path(path).is_dir() else "not found"
+            raise FileNotFoundError(f"--{flag.replace('_', '-')}: {what} {kind}: {path}")
     # every output is checked before the model loads, so a bad --warp-out cannot leave a written --out behind
     out = check_output_path(args.out)
     if args.warp_out and check_output_path(args.warp_out) == out:
         raise OutputPathError(args.warp_out, "it is the same file as --out")
+    check_model_arguments(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    check_inputs(args)
+    from cocosnet.data.io import save_image
+
     translator = load_translator(args)
     result = translator.translate(args.input, args.exemplar, args.exemplar_label)
     save_image(args.out, result.images()[0])

@@ -25,6 +25,24 @@ DATASETS = (
 )
 
 
+PROCEDURAL = "landscapes"  # the one --data value that is not a folder
+
+
+def data_folder(data: str, kind: str | None = None) -> Path | None:
+    """The one `--data` rule of `train` and `evaluate`: only the literal 'landscapes' is the procedural set (None);
+    anything else is a data set folder that must exist (DataError naming it), read as `kind` (never as the
+    procedural landscapes, whatever the preset's default data set)."""
+    if data == PROCEDURAL:
+        return None
+    folder = Path(data)
+    if not folder.is_dir():
+        raise DataError("data set folder not found" if not folder.exists() else "not a folder", data)
+    if kind is not None and canonical_name(kind) == PROCEDURAL:
+        raise ValueError(f"the landscapes are generated, not read from {data}: use --data {PROCEDURAL}, or say "
+                         f"which kind of data set the folder holds with --dataset NAME")
+    return folder
+
+
 def build_dataset(name: str, root: str | Path | None = None, split: str = "train", **opts: Any):
     """A data set by name: landscapes (root unused; `size`/`crop_size`, `length`), ade20k, ade20k_outdoor,
     celebahq_edge, celebahq_mask, deepfashion, folder. Options go to the data set's constructor
@@ -53,4 +71,4 @@ def build_dataset(name: str, root: str | Path | None = None, split: str = "train
     return classes[key](root, split, **opts)
 
 
-__all__ = ["DATASETS", "DataError", "build_dataset", "load_image", "load_label"]
+__all__ = ["DATASETS", "PROCEDURAL", "DataError", "build_dataset", "data_folder", "load_image", "load_label"]

@@ -14,6 +14,7 @@ from cocosnet.data.errors import DataError
 from cocosnet.data.transforms import Augment, apply_augment, image_to_tensor, label_to_tensor
 from cocosnet.fileio import atomic_write
 from cocosnet.label_resize import resize_label
+from cocosnet.presets import INPUT_IMAGE_FORMATS, MAX_INPUT_PIXELS
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 DONTCARE_VALUE = 255
@@ -25,40 +26,59 @@ def _size_hw(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
     return (int(size), int(size)) if isinstance(size, int | np.integer) else (int(size[0]), int(size[1]))
 
 
-def read_image(path: str | Path) -> Image.Image:
-    """An RGB PIL image, or a DataError naming the file."""
+def open_checked(path: str | Path, what: str, user_input: bool = False) -> Image.Image:
+    """A loaded PIL image from a file, or a DataError naming it: not found, not a picture; with user_input (the
+    CLI's and the Python API's files, as the web API's uploads) also a format outside INPUT_IMAGE_FORMATS or more
+    than MAX_INPUT_PIXELS pixels, read from the header before any pixel is decoded (a bomb costs nothing)."""
     path = Path(path)
+    max_pixels = MAX_INPUT_PIXELS if user_input else None
     if not path.is_file():
-        raise DataError("image file not found", path)
+        raise DataError(f"{what} file not found", path)
     try:
         with Image.open(path) as im:
+            w, h = im.size
+            if user_input and im.format not in INPUT_IMAGE_FORMATS:
+                raise DataError(f"{im.format} pictures are not accepted ({', '.join(INPUT_IMAGE_FORMATS)})", path)
+            if max_pixels is not None and w * h > max_pixels:
+                raise DataError(f"{w}x{h} is {w * h} pixels, more than the limit of {max_pixels} pixels "
+                                f"(read from the header; nothing was decoded)", path)
             im.load()
-            return im.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"unreadable image ({exc.__class__.__name__}: {exc})", path) from exc
+            return im
+    except Image.DecompressionBombError as exc:  # PIL's own check, also from the header
+        limit = f" (inputs are limited to {MAX_INPUT_PIXELS} pixels)" if user_input else ""
+        raise DataError(f"refused from its header as a decompression bomb, nothing decoded: {exc}{limit}",
+                        path) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"unreadable {what} ({exc.__class__.__name__}: {exc})", path) from exc
+
+
+def read_image(path: str | Path, user_input: bool = False) -> Image.Image:
+    """An RGB PIL image, or a DataError naming the file (user_input: see `open_checked`)."""
+    return open_checked(path, "image", user_input).convert("RGB")
+
+
+def read_label_pixels(path: str | Path, user_input: bool = False) -> np.ndarray:
+    """A label picture as it is stored: HxW integer ids for single-channel images (palette PNGs give their
+    indices), HxWx3 RGB otherwise (colour-coded or grey; see `cocosnet.viz.ids_from_colours`)."""
+    im = open_checked(path, "label map", user_input)
+    if im.mode in ("L", "P", "I", "I;16", "1"):
+        return np.asarray(im).astype(np.int64)
+    if im.mode not in ("RGB", "RGBA", "LA"):
+        raise DataError(f"a label map must be a single-channel PNG of class ids, got mode {im.mode}", path)
+    return np.asarray(im.convert("RGB"))
 
 
 def read_label_array(path: str | Path) -> np.ndarray:
-    """A single-channel label PNG as an integer HxW array (palette PNGs give their indices)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("label file not found", path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("L", "P", "I", "I;16", "1"):
-                return np.asarray(im).astype(np.int64)
-            arr = np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"unreadable label map ({exc.__class__.__name__}: {exc})", path) from exc
-    if (
-        arr.ndim == 3
-        and arr.shape[-1] >= 3
-        and np.array_equal(arr[..., 0], arr[..., 1])
-        and np.array_equal(arr[..., 0], arr[..., 2])
-    ):
+    """A single-channel label PNG as an integer HxW array (palette PNGs give their indices; a grey RGB picture
+    gives its values)."""
+    arr = read_label_pixels(path)
+    if arr.ndim == 2:
+        return arr
+    if np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 0], arr[..., 2]):
         return arr[..., 0].astype(np.int64)
-    raise DataError(f"a label map must be a single-channel PNG of class ids, got mode {im.mode}", path)
+    raise DataError("a label map must be a single-channel PNG of class ids, got mode RGB", path)
 
 
 def check_label_ids(
@@ -77,9 +97,9 @@ def check_label_ids(
     return lab
 
 
-def _as_pil_rgb(src: Any) -> tuple[Image.Image, str]:
+def _as_pil_rgb(src: Any, user_input: bool = False) -> tuple[Image.Image, str]:
     if isinstance(src, str | os.PathLike):
-        return read_image(src), str(src)
+        return read_image(src, user_input), str(src)
     if isinstance(src, Image.Image):
         return src.convert("RGB"), "<PIL image>"
     if isinstance(src, torch.Tensor):
@@ -101,12 +121,13 @@ def _as_pil_rgb(src: Any) -> tuple[Image.Image, str]:
     return Image.fromarray(np.ascontiguousarray(arr[..., :3])), "<array>"
 
 
-def load_image(src: Any, size: int | tuple[int, int] | None = 256) -> torch.Tensor:
+def load_image(src: Any, size: int | tuple[int, int] | None = 256, user_input: bool = False) -> torch.Tensor:
     """Path, PIL image or array (uint8, or float in [0,1] / [-1,1]) -> float32 [3,H,W] in [-1,1].
+    user_input: a path is checked as in `open_checked`.
 
     Resized with BICUBIC to `size` (int: square, aspect not kept, as the official preprocessing; None: as is).
     """
-    pil, _ = _as_pil_rgb(src)
+    pil, _ = _as_pil_rgb(src, user_input)
     hw = _size_hw(size)
     if hw is not None and pil.size != (hw[1], hw[0]):
         pil = pil.resize((hw[1], hw[0]), Image.BICUBIC)
@@ -114,16 +135,17 @@ def load_image(src: Any, size: int | tuple[int, int] | None = 256) -> torch.Tens
 
 
 def load_label(
-    src: Any, size: int | tuple[int, int] | None, label_nc: int, dontcare: int | None = DONTCARE_VALUE
+    src: Any, size: int | tuple[int, int] | None, label_nc: int, dontcare: int | None = DONTCARE_VALUE,
+    name: str = "<array>",
 ) -> torch.Tensor:
     """Path or integer array -> torch.long [1,H,W]: NEAREST resize, `dontcare` (255) -> label_nc-1 (None: no
-    don't-care class), other ids out of range -> DataError naming the file and the bad values."""
+    don't-care class), other ids out of range -> DataError naming the file (or `name`) and the bad values."""
     if isinstance(src, str | os.PathLike):
         lab, name = read_label_array(src), str(src)
     else:
         if isinstance(src, torch.Tensor):
             src = src.detach().cpu().numpy()
-        lab, name = np.asarray(src), "<array>"
+        lab = np.asarray(src)
         if lab.ndim == 3 and lab.shape[0] == 1:
             lab = lab[0]
         if lab.ndim != 2:

@@ -14,8 +14,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from cocosnet.data.io import load_image, load_label
+from cocosnet.data.errors import DataError
+from cocosnet.data.io import load_image, load_label, read_label_pixels
 from cocosnet.presets import ModelConfig
+from cocosnet.viz import ids_from_colours, label_palette
 
 Image.MAX_IMAGE_PIXELS = 64_000_000  # refuse decompression bombs early (PIL raises DecompressionBombError)
 
@@ -35,7 +37,22 @@ def prepare_exemplar(source: Any, size: int, what: str = "exemplar") -> torch.Te
         return t.float().clamp(-1, 1)
     if isinstance(source, (str, Path)) and not Path(source).is_file():
         raise FileNotFoundError(f"{what} not found: {source}")
-    return load_image(source, size)
+    return load_image(source, size, user_input=True)
+
+
+def read_label_ids(path: str | Path, cfg: ModelConfig, what: str = "label map") -> np.ndarray:
+    """A label picture -> HxW class ids, read as the web API reads uploads: the same formats and pixel limit
+    (checked from the header), single-channel ids, or RGB in the checkpoint's class colours
+    (`cocosnet.viz.ids_from_colours`)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    pixels = read_label_pixels(path, user_input=True)
+    if pixels.ndim == 2:
+        return pixels
+    try:
+        return ids_from_colours(pixels, label_palette(cfg))
+    except ValueError as exc:
+        raise DataError(str(exc), path) from exc
 
 
 def _load_dense(source: Any, cfg: ModelConfig, what: str) -> torch.Tensor:
@@ -60,9 +77,10 @@ def prepare_semantic(source: Any, cfg: ModelConfig, what: str = "label map") -> 
     preset has one) or a dense map float [C,size,size] (.npy/.npz/.pt file, array or tensor; nearest-resized)."""
     size = cfg.image_size
     if cfg.label_nc:
-        if isinstance(source, (str, Path)) and not Path(source).is_file():
-            raise FileNotFoundError(f"{what} not found: {source}")
-        return load_label(source, size, cfg.label_nc, dontcare=255 if cfg.dontcare_id >= 0 else None)
+        dontcare = 255 if cfg.dontcare_id >= 0 else None
+        if isinstance(source, (str, Path)):
+            return load_label(read_label_ids(source, cfg, what), size, cfg.label_nc, dontcare, name=str(source))
+        return load_label(source, size, cfg.label_nc, dontcare)
     t = _load_dense(source, cfg, what).float()
     if t.dim() == 4 and t.shape[0] == 1:
         t = t[0]

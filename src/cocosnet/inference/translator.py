@@ -155,8 +155,9 @@ class Translator:
         return prepare_exemplar(source, self.cfg.image_size, "exemplar")
 
     def _batch(self, items: Any, fn, n: int | None = None) -> torch.Tensor:
-        """One input or a list -> batched tensor on the device. A batched tensor passes through per item."""
-        if isinstance(items, torch.Tensor) and items.dim() == 4 and items.shape[0] > 1:
+        """One input or a list -> batched tensor on the device. A 4-D tensor is a batch whatever its size B (a
+        [1,1,H,W] class-id map as well as a [1,C,H,W] dense map): it passes through per item."""
+        if isinstance(items, torch.Tensor) and items.dim() == 4:
             items = list(items)
         if not _is_batch(items):
             items = [items]

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cocosnet.fileio import atomic_write
+from cocosnet.fileio import OutputPathError, atomic_write
 from cocosnet.weights import WEIGHTS_FILE, save_native, save_tensors
 
 DISCRIMINATOR_FILE = "discriminator.safetensors"
@@ -90,6 +90,21 @@ def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
     return found[-1] if found else None
 
 
+class CheckpointWriteError(RuntimeError):
+    """A checkpoint could not be written (disk full, quota, I/O error); the message says which step failed, why,
+    and that the previous checkpoint is still valid (it is never touched before the new one is complete)."""
+
+    def __init__(self, out_dir: str | os.PathLike, step: int, cause: OSError | OutputPathError):
+        self.step = step
+        root = cause.__cause__ if isinstance(cause.__cause__, OSError) else cause  # atomic_write wraps the OSError
+        reason = getattr(root, "strerror", None) or str(root)
+        previous = list_checkpoints(out_dir)
+        kept = (f"the previous checkpoint {previous[-1]} is intact and valid (resume from it with --resume)"
+                if previous else "no earlier checkpoint exists in this run")
+        super().__init__(f"could not write the checkpoint of step {step} in {Path(out_dir) / 'checkpoints'}: "
+                         f"{reason}; the partial write was removed and {kept}")
+
+
 def write_checkpoint(
     out_dir: str | os.PathLike,
     step: int,
@@ -120,6 +135,10 @@ def write_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
+    except (OSError, OutputPathError) as exc:  # e.g. disk full (ENOSPC): nothing was renamed over, so the last
+        # checkpoint is whole
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointWriteError(out_dir, step, exc) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
