@@ -19,7 +19,7 @@ from PIL import Image
 from cocosnet.app.codec import InputError, label_ids, open_image
 from cocosnet.data.retrieval import class_histograms, histogram_intersection, rank_by_intersection
 from cocosnet.label_resize import resize_label
-from cocosnet.presets import ModelConfig
+from cocosnet.presets import MAX_INPUT_PIXELS, ModelConfig
 
 log = logging.getLogger("cocosnet.app")
 
@@ -103,7 +103,7 @@ def find_pairs(folder: Path) -> list[tuple[str, Path, Path]]:
 
 
 def load_gallery(folder: str | Path, cfg: ModelConfig, max_items: int = 1000,
-                 max_pixels: int = 4096 * 4096) -> Gallery:
+                 max_pixels: int = MAX_INPUT_PIXELS) -> Gallery:
     """A folder of (photo, label PNG) pairs; unreadable pairs and out-of-range labels are skipped with a warning."""
     folder = Path(folder)
     if not folder.is_dir():

@@ -13,7 +13,7 @@ from cocosnet.app.codec import decode_label, decode_photo
 from cocosnet.app.gallery import Gallery, GalleryItem
 from cocosnet.app.schemas import ClassInfo, GalleryEntry
 from cocosnet.app.worker import InferenceQueue
-from cocosnet.presets import ModelConfig
+from cocosnet.presets import MAX_INPUT_PIXELS, ModelConfig
 from cocosnet.viz import label_palette
 
 # The most bytes per pixel of max_pixels that one request's decoded pictures reach at their peak. The costliest
@@ -27,7 +27,7 @@ DECODED_BYTES_PER_PIXEL = 48
 @dataclass
 class AppSettings:
     max_upload_bytes: int = 10 * 2**20  # per image, decoded
-    max_pixels: int = 4096 * 4096  # per image, read from the header before decoding
+    max_pixels: int = MAX_INPUT_PIXELS  # per image, read from the header before decoding (the CLI's limit too)
     slots: int = 1  # inference threads
     waiting: int = 4  # requests that may wait for a slot; more -> 503
     timeout: float = 60.0  # seconds a translate request may wait + run; more -> 504
