@@ -94,7 +94,7 @@ def test_chunked_statistics_are_the_dense_ones_and_the_warped_coordinate_grid():
     scale = 1 / cfg.temperature
     pos = cell_centres(cfg.feature_size, cfg.feature_size, cfg.feature_stride)
     dense = match_statistics(q, k, scale, pos, chunk=n)
-    chunked = match_statistics(q, k, scale, pos, chunk=7)
+    chunked = match_statistics(q, k, scale, pos, chunk=60)  # 5 blocks, the last one short
     # a score of two unit vectors rounds by at most d ulps times the scale; a weight by ~2x that, relatively
     rel = 2 * d * ULP * scale
     torch.testing.assert_close(chunked[0], dense[0], rtol=rel, atol=0)
@@ -102,7 +102,7 @@ def test_chunked_statistics_are_the_dense_ones_and_the_warped_coordinate_grid():
     sure = dense[0] > 0.6  # a unique best match by a margin of log(1.5) in the scores
     assert sure.any() and (~sure).any() and torch.equal(chunked[2][sure], dense[2][sure])
     # the expected position is the coordinate grid warped as the colours are
-    warped_grid = softmax_attention(q, k, pos[None].expand(1, -1, -1), scale, "chunked", 5)
+    warped_grid = softmax_attention(q, k, pos[None].expand(1, -1, -1), scale, "chunked", 48)
     torch.testing.assert_close(dense[1], warped_grid, rtol=0, atol=rel * cfg.image_size)
     assert ((dense[0] >= 1 / k.shape[1] - ULP) & (dense[0] <= 1 + ULP)).all()
 
@@ -146,3 +146,23 @@ def test_missing_classes_on_hand_made_label_maps():
     x = torch.tensor([[5, 150, 2]])[None, None]
     y = torch.tensor([[2, 2, 2]])[None, None]
     assert missing_classes(x, y, ade) == [[MissingClass(5, "class 5")]]
+
+
+def test_a_dense_map_preset_with_the_patch_warp_in_bfloat16():
+    """Edge/pose-like presets (no classes, no exemplar label map): the maps, and no missing classes."""
+    from cocosnet.model import CoCosNet
+
+    torch.manual_seed(0)
+    cfg = get_model_config("tiny", semantic_nc=3, label_nc=0, class_names=(), class_colors=(), maskmix=False,
+                           warp="patch")
+    translator = Translator(CoCosNet(cfg), device="cpu", dtype="bfloat16")
+    semantic = torch.rand(2, 3, 64, 64)
+    exemplar = torch.rand(3, 64, 64) * 2 - 1
+    plain = translator.translate(list(semantic), exemplar)
+    seen = translator.translate(list(semantic), exemplar, inspect=True)
+    assert torch.equal(plain.image, seen.image) and seen.missing_classes is None
+    assert seen.confidence.shape == (2, 1, 64, 64) and seen.flow.shape == (2, 2, 64, 64)
+    # patches move whole: one displacement per 4x4 patch, a multiple of the stride for the best match
+    best = seen.flow_argmax
+    assert torch.equal(best, best[..., ::4, ::4].repeat_interleave(4, -1).repeat_interleave(4, -2))
+    assert torch.equal(torch.remainder(best, 4), torch.zeros_like(best))
