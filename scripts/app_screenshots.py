@@ -51,6 +51,15 @@ def take(url: str, out: Path) -> None:
         page.locator("#translate").click()
         page.wait_for_selector("footer.done")
         shrink(page.screenshot(), out / "painter.png")
+        # the inspector: a road the reference lacks, translated again, the confidence over the output
+        choose(page, "painter", "road")
+        page.locator("#painter [data-brush]").fill("12")
+        drag(page, "#painter-canvas", [(0.3, 0.97), (0.4, 0.85), (0.45, 0.74)])
+        page.locator("#translate").click()
+        page.wait_for_selector("footer.done")
+        page.locator("#inspector-mode").select_option("confidence")
+        page.wait_for_selector("#inspector-overlay[data-shown=confidence]")
+        shrink(page.screenshot(), out / "inspector.png")
         # editor: a gallery item, trees painted over its lake, inpainted
         page.locator("#tab-editor").click()
         page.wait_for_selector("#editor-candidates .candidate")
@@ -84,7 +93,7 @@ def main() -> None:
         translator = Translator.from_pretrained(args.checkpoint or default_checkpoint(), device="cpu")
         app = create_app(translator, builtin_gallery(translator.cfg))
         take(stack.enter_context(BackgroundServer(app)), out)
-    print(f"wrote {out / 'painter.png'} and {out / 'editor.png'}")
+    print(f"wrote {out / 'painter.png'}, {out / 'inspector.png'} and {out / 'editor.png'}")
 
 
 if __name__ == "__main__":

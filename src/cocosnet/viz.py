@@ -171,3 +171,25 @@ def save_grid(rows: Sequence[Sequence[torch.Tensor | None]], path: str | os.Path
     canvas = grid([[grid_cell(cell, size) for cell in row] for row in rows], padding)
     array = (canvas * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     return atomic_write(path, lambda f: Image.fromarray(array).save(f, format="PNG"))
+
+
+# --------------------------------------------------------------------------------- correspondence inspector
+def confidence_image(confidence: torch.Tensor) -> Image.Image:
+    """A match-confidence map [1,H,W] or [H,W] in [0,1] as a greyscale picture: white = 1 (one exemplar
+    position alone), black = 0 (docs/inspector.md)."""
+    c = confidence.detach().float().cpu().reshape(confidence.shape[-2:]).clamp(0, 1)
+    return Image.fromarray((c * 255).round().to(torch.uint8).numpy(), mode="L")
+
+
+def flow_image(flow: torch.Tensor, max_magnitude: float | None = None) -> tuple[Image.Image, float]:
+    """A flow [2,H,W] of (dx, dy) pixels (y down) on the colour wheel: the hue is the direction (right red,
+    down yellow-green, left cyan, up violet), the saturation the length over `max_magnitude` (default: the
+    longest in the map; white = no displacement). Returns the picture and the magnitude that is full colour."""
+    f = flow.detach().float().cpu().reshape(2, *flow.shape[-2:])
+    magnitude = torch.linalg.vector_norm(f, dim=0)
+    scale = float(magnitude.max()) if max_magnitude is None else float(max_magnitude)
+    scale = max(scale, 1e-6)
+    hue = torch.remainder(torch.atan2(f[1], f[0]), 2 * torch.pi) / (2 * torch.pi)
+    hsv = torch.stack([hue, (magnitude / scale).clamp(0, 1), torch.ones_like(hue)], -1)
+    hsv = (hsv * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+    return Image.fromarray(hsv, mode="HSV").convert("RGB"), scale

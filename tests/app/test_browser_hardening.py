@@ -37,9 +37,9 @@ class GatedTranslator:
         self.gate = threading.Event()
         self.gate.set()
 
-    def translate(self, *args):
+    def translate(self, *args, **kwargs):
         self.gate.wait(30)
-        return self.inner.translate(*args)
+        return self.inner.translate(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

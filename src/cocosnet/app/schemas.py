@@ -78,6 +78,8 @@ class TranslateRequest(BaseModel):
     feather: float = Field(6.0, ge=0, le=64, allow_inf_nan=False,
                            description="inpainting: width of the blended edge in pixels")
     return_warped: bool = Field(True, description="also return the warped exemplar")
+    inspect: bool = Field(False, description="also return the correspondence inspector's confidence, flow and "
+                                             "missing_classes (docs/inspector.md)")
 
 
 class TranslateResponse(BaseModel):
@@ -88,6 +90,13 @@ class TranslateResponse(BaseModel):
     height: int
     exemplar_id: str | None = Field(None, description="the gallery item used, when one was")
     seconds: float = Field(description="model time, queue wait excluded")
+    confidence: str | None = Field(None, description="inspect: the match confidence, greyscale base64 PNG "
+                                                     "(white = one exemplar position alone)")
+    flow: str | None = Field(None, description="inspect: where each pixel's style came from in the exemplar, "
+                                               "colour-wheel base64 PNG (hue = direction, saturation = distance)")
+    flow_scale: float | None = Field(None, description="inspect: the displacement in pixels shown at full colour")
+    missing_classes: list[ClassInfo] | None = Field(None, description="inspect: the label's classes the "
+                                                                      "exemplar's label map lacks")
 
 
 ERRORS = {

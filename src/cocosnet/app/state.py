@@ -13,6 +13,7 @@ from cocosnet.app.codec import decode_label, decode_photo
 from cocosnet.app.gallery import Gallery, GalleryItem
 from cocosnet.app.schemas import ClassInfo, GalleryEntry
 from cocosnet.app.worker import InferenceQueue
+from cocosnet.inference.inspection import class_names
 from cocosnet.presets import MAX_INPUT_PIXELS, ModelConfig
 from cocosnet.viz import label_palette
 
@@ -92,7 +93,7 @@ class AppState:
 def class_list(cfg: ModelConfig) -> list[ClassInfo]:
     """The checkpoint's classes with their names (numbered when the preset names fewer) and palette colours."""
     palette = label_palette(cfg)
-    names = list(cfg.class_names) + [f"class {i}" for i in range(len(cfg.class_names), cfg.label_nc)]
+    names = class_names(cfg)
     return [ClassInfo(id=i, name=names[i], color="#{:02x}{:02x}{:02x}".format(*palette[i].tolist()))
             for i in range(cfg.label_nc)]
 

@@ -18,6 +18,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exemplar-label", help="the exemplar's label map (needed by maskmix presets)")
     p.add_argument("--out", required=True, help="output image path")
     p.add_argument("--warp-out", help="also save the warped exemplar here")
+    p.add_argument("--confidence-out", help="also save the match confidence here (greyscale: white = one exemplar "
+                                            "position alone, black = spread over many; docs/inspector.md)")
+    p.add_argument("--flow-out", help="also save where each pixel's style came from in the exemplar, as a colour "
+                                      "wheel (hue = direction, saturation = distance; docs/inspector.md)")
+    p.add_argument("--flow-argmax", action="store_true",
+                   help="--flow-out shows the best match instead of the softmax-weighted position")
 
 
 def check_inputs(args: argparse.Namespace) -> None:
@@ -28,9 +34,16 @@ def check_inputs(args: argparse.Namespace) -> None:
             kind = "is a folder, not a file" if Path(path).is_dir() else "not found"
             raise FileNotFoundError(f"--{flag.replace('_', '-')}: {what} {kind}: {path}")
     # every output is checked before the model loads, so a bad --warp-out cannot leave a written --out behind
-    out = check_output_path(args.out)
-    if args.warp_out and check_output_path(args.warp_out) == out:
-        raise OutputPathError(args.warp_out, "it is the same file as --out")
+    seen = {check_output_path(args.out): "--out"}
+    for flag in ("warp_out", "confidence_out", "flow_out"):
+        path = getattr(args, flag)
+        if path:
+            target = check_output_path(path)
+            if target in seen:
+                raise OutputPathError(path, f"it is the same file as {seen[target]}")
+            seen[target] = f"--{flag.replace('_', '-')}"
+    if args.flow_argmax and not args.flow_out:
+        raise ValueError("--flow-argmax needs --flow-out")
     check_model_arguments(args)
 
 
@@ -39,9 +52,34 @@ def run(args: argparse.Namespace) -> int:
     from cocosnet.data.io import save_image
 
     translator = load_translator(args)
-    result = translator.translate(args.input, args.exemplar, args.exemplar_label)
+    inspect = bool(args.confidence_out or args.flow_out)
+    result = translator.translate(args.input, args.exemplar, args.exemplar_label, inspect=inspect)
     save_image(args.out, result.images()[0])
     if args.warp_out:
         save_image(args.warp_out, result.warped_images()[0])
     print(f"wrote {args.out}" + (f" and {args.warp_out}" if args.warp_out else ""))
+    if inspect:
+        save_inspection(args, result)
     return 0
+
+
+def save_inspection(args: argparse.Namespace, result) -> None:
+    """The inspector's pictures (atomically) and what they say: the confidence, the flow's scale, the classes
+    the exemplar lacks."""
+    from cocosnet.data.io import save_image
+    from cocosnet.viz import confidence_image, flow_image
+
+    confidence = result.confidence[0]
+    print(f"match confidence: median {float(confidence.median()):.3f}, "
+          f"{float((confidence < 0.5).float().mean()) * 100:.1f}% of pixels below 0.5")
+    if args.confidence_out:
+        save_image(args.confidence_out, confidence_image(confidence))
+        print(f"wrote {args.confidence_out}")
+    if args.flow_out:
+        picture, scale = flow_image((result.flow_argmax if args.flow_argmax else result.flow)[0])
+        save_image(args.flow_out, picture)
+        print(f"wrote {args.flow_out} (full colour = {scale:.1f} px)")
+    if result.missing_classes is not None:
+        lacking = result.missing_classes[0]
+        print("the exemplar lacks the input's classes: " + ", ".join(f"{c.name} ({c.id})" for c in lacking)
+              if lacking else "the exemplar has every class of the input")

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from cocosnet.data.transforms import tensor_to_image
+from cocosnet.inference.inspection import inspect_features, missing_classes
 from cocosnet.inference.preprocess import prepare_exemplar, prepare_semantic
 from cocosnet.label_resize import resize_ids
 from cocosnet.memory import INFERENCE_MMAP_THRESHOLD, set_malloc_mmap_threshold
@@ -33,10 +34,11 @@ from cocosnet.weights import (
 
 
 def run_model(model: CoCosNet, semantic: torch.Tensor, exemplar: torch.Tensor,
-              exemplar_semantic: torch.Tensor | None = None, dtype: str = "float32"):
+              exemplar_semantic: torch.Tensor | None = None, dtype: str = "float32", **corr_kwargs: Any):
     """One forward pass of `model` on un-encoded semantic maps (class ids or dense maps, as data sets give
     them), under autocast for bfloat16/float16. Returns the model's `TranslationOutput`. Tensors must already
-    be on the model's device; no gradient mode is set here (the caller chooses)."""
+    be on the model's device; no gradient mode is set here (the caller chooses). corr_kwargs: more outputs of the
+    correspondence (`return_intermediates=True` for the inspector)."""
     cfg = model.cfg
     ex_sem = None
     if exemplar_semantic is not None:
@@ -52,21 +54,38 @@ def run_model(model: CoCosNet, semantic: torch.Tensor, exemplar: torch.Tensor,
     ids = checked_label_ids(semantic, cfg)[:, 0] if cfg.label_nc else None
     sem = None if ids is not None else model.encode(semantic)
     with torch.autocast(exemplar.device.type, dtype=getattr(torch, dtype), enabled=dtype != "float32"):
-        return model(sem, exemplar, ex_sem, label_ids=ids, return_mask=False)
+        return model(sem, exemplar, ex_sem, label_ids=ids, return_mask=False, **corr_kwargs)
 
 
 @dataclass
 class Translation:
-    """Tensors in [-1,1], batched [B,3,H,W]."""
+    """Tensors in [-1,1], batched [B,3,H,W]; with `inspect=True` also the correspondence inspector's maps
+    (`cocosnet.inference.inspection`, docs/inspector.md)."""
 
     image: torch.Tensor
     warped: torch.Tensor
+    confidence: torch.Tensor | None = None  # [B,1,H,W]: the largest softmax weight of each pixel's match
+    flow: torch.Tensor | None = None  # [B,2,H,W]: (dx, dy) pixels, softmax-weighted exemplar position - position
+    flow_argmax: torch.Tensor | None = None  # [B,2,H,W]: the same for the best match alone
+    missing_classes: list | None = None  # per item, the input's classes the exemplar lacks (MissingClass id, name)
 
     def images(self) -> list:
         return [tensor_to_image(t) for t in self.image]
 
     def warped_images(self) -> list:
         return [tensor_to_image(t) for t in self.warped]
+
+
+def inspected_translation(model: CoCosNet, semantic: torch.Tensor, exemplar: torch.Tensor,
+                          exemplar_semantic: torch.Tensor | None, dtype: str) -> Translation:
+    """`run_model` keeping theta and phi, then the inspector's maps from them (the image is the same)."""
+    out = run_model(model, semantic, exemplar, exemplar_semantic, dtype, return_intermediates=True)
+    corr = out.correspondence
+    found = inspect_features(model.correspondence, corr.theta, corr.phi)
+    lacking = (missing_classes(semantic, exemplar_semantic, model.cfg)
+               if model.cfg.label_nc and exemplar_semantic is not None else None)
+    return Translation(image=out.image.float(), warped=out.warped.float(), confidence=found.confidence,
+                       flow=found.flow, flow_argmax=found.flow_argmax, missing_classes=lacking)
 
 
 def _is_batch(x: Any) -> bool:
@@ -171,10 +190,12 @@ class Translator:
         semantic: Any,
         exemplar: Any,
         exemplar_semantic: Any | None = None,
+        inspect: bool = False,
     ) -> Translation:
         """semantic: the input x_A (label PNG path / ids / dense map; a list for a batch); exemplar: photo y_B (path,
         PIL, uint8 array, or [3,H,W] tensor in [-1,1]; one exemplar is shared by a batch); exemplar_semantic: the
-        exemplar's label map (needed by maskmix presets: ade20k, celebahq_*, landscapes)."""
+        exemplar's label map (needed by maskmix presets: ade20k, celebahq_*, landscapes). inspect: also the
+        match confidence, the flow and the missing classes (the same image)."""
         sem = self._batch(semantic, lambda x: self.prepare_semantic(x, "label map"))
         n = sem.shape[0]
         ex = self._batch(exemplar, self.prepare_exemplar, n)
@@ -187,15 +208,20 @@ class Translator:
         ex_sem = None
         if exemplar_semantic is not None:
             ex_sem = self._batch(exemplar_semantic, lambda x: self.prepare_semantic(x, "exemplar label map"), n)
-        return self.forward_tensors(sem, ex, ex_sem)
+        return self.forward_tensors(sem, ex, ex_sem, inspect=inspect)
 
     @torch.inference_mode()
     def forward_tensors(
-        self, semantic: torch.Tensor, exemplar: torch.Tensor, exemplar_semantic: torch.Tensor | None = None
+        self, semantic: torch.Tensor, exemplar: torch.Tensor, exemplar_semantic: torch.Tensor | None = None,
+        inspect: bool = False,
     ) -> Translation:
         """Batched tensors as the data sets give them, already at the working size: semantic inputs (class ids
         long [B,1,H,W] or dense maps [B,C,H,W], not yet encoded), exemplars [B,3,H,W] in [-1,1]. Moved to the
         device here; the output is float32 on the device."""
+        if inspect:
+            return inspected_translation(self.model, semantic.to(self.device), exemplar.to(self.device),
+                                         None if exemplar_semantic is None else exemplar_semantic.to(self.device),
+                                         self.dtype)
         out = run_model(self.model, semantic.to(self.device), exemplar.to(self.device),
                         None if exemplar_semantic is None else exemplar_semantic.to(self.device), self.dtype)
         return Translation(image=out.image.float(), warped=out.warped.float())

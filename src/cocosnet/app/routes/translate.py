@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from PIL import Image
 
 from cocosnet.app.codec import InputError, encode_png, ids_image, inpaint_blend
+from cocosnet.app.inspector import inspection_fields
 from cocosnet.app.schemas import LabelRequest, LabelResponse, TranslateRequest, TranslateResponse, errors
 from cocosnet.app.state import AppState, State
 from cocosnet.label_resize import resize_label
@@ -30,18 +31,20 @@ async def prepare_label(req: LabelRequest, state: State):
 @router.post("/api/translate", response_model=TranslateResponse, responses=errors(404, 413, 422, 503, 504))
 async def translate(req: TranslateRequest, state: State):
     """Translate a label map with an exemplar (uploaded, or a gallery item by id, or the best retrieved one)."""
-    image, warped, mask, seconds, item_id = await state.queue.run(translation, state, req)
+    image, warped, mask, seconds, item_id, found = await state.queue.run(translation, state, req)
     return TranslateResponse(image=encode_png(image), warped=None if warped is None else encode_png(warped),
                              mask=None if mask is None else encode_png(mask), width=image.width, height=image.height,
-                             exemplar_id=item_id, seconds=round(seconds, 4))
+                             exemplar_id=item_id, seconds=round(seconds, 4), **(found or {}))
 
 
 def translation(state: AppState, req: TranslateRequest
-                ) -> tuple[Image.Image, Image.Image | None, Image.Image | None, float, str | None]:
+                ) -> tuple[Image.Image, Image.Image | None, Image.Image | None, float, str | None, dict | None]:
     """A request's whole job, on a queue worker once it has its place: decode and check its pictures, then run the
-    model. A refused or waiting request has decoded nothing. (image, warped or None, mask or None, seconds, item id)"""
+    model. A refused or waiting request has decoded nothing. (image, warped or None, mask or None, seconds, item id,
+    the inspector's response fields or None)"""
     sem, ex, ex_sem, item_id = translation_inputs(state, req)
-    return (*run_translation(state, req, sem, ex, ex_sem), item_id)
+    found = {} if req.inspect else None
+    return (*run_translation(state, req, sem, ex, ex_sem, found), item_id, found)
 
 
 def translation_inputs(state: AppState, req: TranslateRequest
@@ -72,13 +75,18 @@ def translation_inputs(state: AppState, req: TranslateRequest
 
 
 def run_translation(state: AppState, req: TranslateRequest, sem: np.ndarray, ex: Image.Image,
-                    ex_sem: np.ndarray | None) -> tuple[Image.Image, Image.Image | None, Image.Image | None, float]:
-    """The model's part, on a queue worker: (image, warped exemplar or None, inpainting mask or None, seconds)."""
+                    ex_sem: np.ndarray | None, found: dict | None = None
+                    ) -> tuple[Image.Image, Image.Image | None, Image.Image | None, float]:
+    """The model's part, on a queue worker: (image, warped exemplar or None, inpainting mask or None, seconds).
+    found: a dict to fill with the inspector's response fields (the translation is then inspected)."""
     start = time.perf_counter()
     try:
-        out = state.translator.translate(sem, ex, ex_sem)
+        out = (state.translator.translate(sem, ex, ex_sem) if found is None
+               else state.translator.translate(sem, ex, ex_sem, inspect=True))
     except ValueError as exc:
         raise InputError(422, str(exc)) from exc
+    if found is not None:
+        found.update(inspection_fields(out, state.classes))
     image = out.images()[0]
     warped = out.warped_images()[0] if req.return_warped else None
     mask = None

@@ -500,12 +500,13 @@ async function main() {
     status("Reference cleared (Translate will use the best retrieved exemplar).");
   });
   $("translate").addEventListener("click", (e) => busy(e.target, "Translating…", async () => {
-    const body = {label: await blobToBase64(await painter.png()), return_warped: true};
+    const body = {label: await blobToBase64(await painter.png()), return_warped: true, inspect: true};
     if (reference && reference.id) body.exemplar_id = reference.id;
     else if (reference) Object.assign(body, {exemplar: reference.image, exemplar_label: reference.label || undefined});
     const out = await api("/api/translate", body);
     $("output").src = `data:image/png;base64,${out.image}`;
     showImage($("warped"), out.warped && `data:image/png;base64,${out.warped}`);
+    window.cocosnetInspector?.show(out);  // inspector.js: confidence / flow overlay, missing-class warning
     $("save-output").disabled = false;
     if (out.exemplar_id && !reference) {
       const item = (await api("/api/gallery")).items.find((i) => i.id === out.exemplar_id);
