@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import torch
@@ -18,6 +19,9 @@ from benchmarks._util import ROOT, machine, median
 from skimage import data
 
 from cocosnet.makeup import CorrespondenceWarp, FaceFinder, MakeupTransfer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import ROOT, machine, median  # noqa: E402
 
 sys.path.insert(0, str(ROOT.parent / "shared" / "reference" / "official_cocosnet" / "vectors"))
 
