@@ -15,7 +15,6 @@ from pathlib import Path
 
 import cv2
 import torch
-from benchmarks._util import ROOT, machine, median
 from skimage import data
 
 from cocosnet.makeup import CorrespondenceWarp, FaceFinder, MakeupTransfer
