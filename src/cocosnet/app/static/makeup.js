@@ -164,7 +164,7 @@
       rows[i].querySelector("[data-save]").disabled = false;
       said = `Done with ${out.correspondence}.` + (out.notes.length ? ` ${out.notes.join(" ")}` : "");
     }
-    status(said, "ok");
+    status(said, "done");
   }));
   syncButtons();
 })();
