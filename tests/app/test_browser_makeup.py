@@ -19,7 +19,7 @@ sync_api = require_module("playwright.sync_api")
 from cocosnet.app import BackgroundServer, create_app  # noqa: E402
 from cocosnet.presets import get_model_config  # noqa: E402
 
-from ..helpers.browser import CHROMIUM, drag, launch  # noqa: E402
+from ..helpers.browser import CHROMIUM, drag, launch, open_page  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +43,7 @@ def page(files):
     app = create_app(FakeTranslator(get_model_config("tiny")))
     with BackgroundServer(app) as url, sync_api.sync_playwright() as p:
         browser = launch(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-        page.requests, page.errors = [], []
-        page.on("request", lambda r: page.requests.append(r.url))
-        page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        page.goto(url)
-        page.wait_for_selector("body[data-ready=true]", timeout=30_000)
-        page.url_root = url
+        page = open_page(browser, url)
         yield page
         browser.close()
 
