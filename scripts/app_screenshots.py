@@ -1,6 +1,7 @@
-"""Screenshots of the painter and the editor for docs/ (headless Debian Chromium through Playwright).
+"""Screenshots of the painter, the editor and the Makeup tab for docs/ (headless Debian Chromium through Playwright).
 
-    PYTHONPATH=src python scripts/app_screenshots.py [--checkpoint DIR] [--url http://127.0.0.1:7860] [--out docs]
+    PYTHONPATH=src python scripts/app_screenshots.py [--checkpoint DIR] [--url http://127.0.0.1:7860]
+        [--out docs] [--only makeup]
 
 Without --url it serves the checkpoint itself (the bundled landscapes model when none is given).
 """
@@ -23,7 +24,38 @@ def shrink(png: bytes, path: Path) -> None:
     Image.open(io.BytesIO(png)).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)
 
 
-def take(url: str, out: Path) -> None:
+def take_makeup(page, out: Path) -> None:
+    """The Makeup tab: the astronaut with a painted layer (scripts/makeup_example.py), a turned copy as the target,
+    a stroke of extra lip colour painted by hand, transferred."""
+    import tempfile
+
+    from tests.helpers.browser import drag
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from makeup_example import main as write_example
+
+    with tempfile.TemporaryDirectory() as tmp:
+        argv, sys.argv = sys.argv, ["makeup_example.py", tmp]
+        try:
+            write_example()
+        finally:
+            sys.argv = argv
+        page.locator("#tab-makeup").click()
+        page.set_input_files("#mk-ref-file", str(Path(tmp) / "reference.png"))
+        page.wait_for_function("document.getElementById('mk-layer').width === 512")
+        page.set_input_files("#mk-layer-file", str(Path(tmp) / "layer.png"))
+        page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Layer')")
+        page.locator("#mk-brush").fill("4")
+        drag(page, "#mk-layer", [(0.41, 0.285), (0.455, 0.292)])
+        page.set_input_files("#mk-target-files", [str(Path(tmp) / "target.png"), str(Path(tmp) / "reference.png")])
+        page.wait_for_function("() => !document.getElementById('mk-transfer').disabled")
+        page.locator("#mk-transfer").click()
+        page.wait_for_selector("footer.done")
+        page.wait_for_function("() => document.querySelectorAll('#mk-results [data-after][src]').length === 2")
+        shrink(page.screenshot(), out / "makeup_tab.png")
+
+
+def take(url: str, out: Path, only: str | None = None) -> None:
     from playwright.sync_api import sync_playwright
     from tests.helpers.browser import choose, click, drag, launch
 
@@ -32,6 +64,10 @@ def take(url: str, out: Path) -> None:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(url)
         page.wait_for_selector("body[data-ready=true]")
+        if only == "makeup":
+            take_makeup(page, out)
+            browser.close()
+            return
         # painter: a mountain ridge (drawn, then filled below), a lake, trees; retrieve, translate
         choose(page, "painter", "mountain")
         page.locator("#painter [data-brush]").fill("6")
@@ -71,6 +107,7 @@ def take(url: str, out: Path) -> None:
         page.locator("#synthesis").click()
         page.wait_for_selector("footer.done")
         shrink(page.screenshot(), out / "editor.png")
+        take_makeup(page, out)
         browser.close()
 
 
@@ -79,11 +116,12 @@ def main() -> None:
     ap.add_argument("--checkpoint", help="native model folder (default: the bundled landscapes model)")
     ap.add_argument("--url", help="a running `cocosnet serve` instead of serving here")
     ap.add_argument("--out", default="docs")
+    ap.add_argument("--only", choices=["makeup"], help="only the Makeup tab's screenshot")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.url:
-        take(args.url, out)
+        take(args.url, out, args.only)
         return
     from cocosnet.app import BackgroundServer, create_app
     from cocosnet.commands.serve import builtin_gallery
@@ -92,8 +130,9 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         translator = Translator.from_pretrained(args.checkpoint or default_checkpoint(), device="cpu")
         app = create_app(translator, builtin_gallery(translator.cfg))
-        take(stack.enter_context(BackgroundServer(app)), out)
-    print(f"wrote {out / 'painter.png'}, {out / 'inspector.png'} and {out / 'editor.png'}")
+        take(stack.enter_context(BackgroundServer(app)), out, args.only)
+    print(f"wrote {out / 'makeup_tab.png'}" if args.only else f"wrote {out / 'painter.png'}, {out / 'inspector.png'}, "
+          f"{out / 'editor.png'} and {out / 'makeup_tab.png'}")
 
 
 if __name__ == "__main__":

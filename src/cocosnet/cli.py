@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "measure a model or a baseline on a data set split (metrics, results table, grid)"),
     "serve": ("serve", "the interactive painter and image editor web app, with its JSON API"),
     "train": ("train", "train a preset (one process, or many GPUs/nodes under torchrun)"),
+    "makeup": ("makeup", "warp a makeup layer drawn on one portrait onto others by a face correspondence"),
 }
 
 

@@ -20,7 +20,7 @@ from cocosnet.app import BackgroundServer, create_app, load_gallery  # noqa: E40
 from cocosnet.inference import Translator  # noqa: E402
 from cocosnet.presets import LANDSCAPE_COLORS  # noqa: E402
 
-from ..helpers.browser import CHROMIUM, choose, click, drag, launch  # noqa: E402
+from ..helpers.browser import CHROMIUM, choose, click, drag, launch, open_page  # noqa: E402
 
 SKY, GRASS, WATER, TREE, MOUNTAIN = 6, 7, 3, 9, 8
 PALETTE = np.array(LANDSCAPE_COLORS, np.int64)
@@ -34,14 +34,7 @@ def page(tiny_checkpoint, gallery_dir):
     app = create_app(translator, load_gallery(gallery_dir, translator.cfg))
     with BackgroundServer(app) as url, sync_api.sync_playwright() as p:
         browser = launch(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-        page.requests, page.errors = [], []
-        page.on("request", lambda r: page.requests.append(r.url))
-        page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        page.goto(url)
-        page.wait_for_selector("body[data-ready=true]", timeout=30_000)
-        page.url_root = url
+        page = open_page(browser, url)
         yield page
         browser.close()
 

@@ -39,3 +39,17 @@ def click(page, canvas: str, fx: float, fy: float) -> None:
 def choose(page, workspace: str, class_name: str) -> None:
     """Select a class in the palette of the painter or the editor."""
     page.locator(f"#{workspace} .swatch", has_text=class_name).first.click()
+
+
+def open_page(browser, url: str):
+    """A 1280x800 page on `url`, ready (body[data-ready]); `page.requests` and `page.errors` record every request
+    and every console / page error, `page.url_root` the server's address."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page.requests, page.errors = [], []
+    page.on("request", lambda r: page.requests.append(r.url))
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+    page.url_root = url
+    return page

@@ -226,10 +226,23 @@ def face_part_masks(points: np.ndarray, height: int, width: int, connections: An
 class FaceParser:
     """CelebAMask-HQ-style part masks of the largest face in an RGB uint8 photo (MediaPipe Face Mesh)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_faces: int = 1) -> None:
         sol = import_solutions()
         self._conn = sol.face_mesh_connections
-        self._mesh = sol.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False)
+        self._mesh = sol.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces, refine_landmarks=False)
+
+    @property
+    def connections(self) -> Any:
+        """MediaPipe's `face_mesh_connections` module (contours, the tessellation's edges)."""
+        return self._conn
+
+    def all_landmarks(self, image: np.ndarray) -> list[np.ndarray]:
+        """Every face found (up to `max_faces`): 468 x 3 landmarks in pixels (x, y; z relative depth in the same
+        pixel scale as x, smaller is nearer the camera)."""
+        h, w = image.shape[:2]
+        res = self._mesh.process(np.ascontiguousarray(image[..., :3]))
+        return [np.array([[p.x * w, p.y * h, p.z * w] for p in face.landmark])
+                for face in res.multi_face_landmarks or []]
 
     def landmarks(self, image: np.ndarray) -> np.ndarray | None:
         h, w = image.shape[:2]

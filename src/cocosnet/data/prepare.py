@@ -10,6 +10,14 @@ from cocosnet.data.errors import DataError
 KINDS = ("pose", "face", "canny", "hed")
 
 
+def face_edge_encoding(img: np.ndarray, parts: dict[str, np.ndarray]) -> np.ndarray:
+    """The CelebA-HQ edge input of a photo from its part masks: uint8 [15,H,W] (0..255) = [edges_all, 13
+    distance maps, parsing edges], the layout of the released checkpoint."""
+    binary, dists = E.celeba_edge_encoding(img, parts)
+    enc = np.concatenate([binary[..., :1] * 255, dists, binary[..., 1:] * 255], -1).astype(np.uint8)
+    return enc.transpose(2, 0, 1)
+
+
 class PhotoEncoder:
     """`PhotoEncoder(kind)(rgb_uint8)` -> (uint8 [C,H,W] encoding (0..255), uint8 HxWx3 preview, extra JSON
     fields). pose: DeepFashion 20 channels (MediaPipe Pose -> COCO-18); face: CelebA-HQ edge 15 channels
@@ -54,9 +62,8 @@ class PhotoEncoder:
             parts = self.tool(img)
             if parts is None:
                 raise DataError("no face found")
-            binary, dists = E.celeba_edge_encoding(img, parts)
-            enc = np.concatenate([binary[..., :1] * 255, dists, binary[..., 1:] * 255], -1).astype(np.uint8)
-            return enc.transpose(2, 0, 1), np.repeat(enc[..., :1], 3, -1), {}
+            enc = face_edge_encoding(img, parts)
+            return enc, np.repeat(enc[0, ..., None], 3, -1), {}
         if self.kind == "canny":
             e = (E.canny_edges(img) * 255).astype(np.uint8)
         else:

@@ -392,7 +392,7 @@ async function main() {
     tab.addEventListener("click", () => {
       for (const t of document.querySelectorAll("[data-tab]")) t.setAttribute("aria-selected", String(t === tab));
       for (const w of document.querySelectorAll("[data-workspace]")) w.hidden = w.dataset.workspace !== tab.dataset.tab;
-      cocosnet.active = tab.dataset.tab === "painter" ? cocosnet.painter : cocosnet.editor;
+      cocosnet.active = {painter: cocosnet.painter, editor: cocosnet.editor, makeup: window.makeup}[tab.dataset.tab];
     });
   }
 
