@@ -77,7 +77,8 @@ def test_face_folder_becomes_a_celebahq_edge_data_set_with_skips_named(photos, t
 
 def test_an_interrupted_run_continues_where_it_stopped(photos, tmp_path, capsys, monkeypatch):
     whole = tmp_path / "whole"
-    args = ["prepare-dataset", "--task", "face", "--photos", str(photos), *FAST]
+    args = ["prepare-dataset", "--task", "face", "--photos", str(photos), *FAST[:4], "--vgg", "none", "--refs", "3",
+            "--no-progress"]
     assert main([*args, "--out", str(whole)]) == 0
     part = tmp_path / "part"
     real_write, calls, done_once = PhotoTask.write, [], False
@@ -170,3 +171,19 @@ def test_bad_inputs_are_named(tmp_path, capsys, photos):
                  "--no-progress", "--size", "128", "--min-size", "48"]) == 0
     assert "was prepared with other settings" in err("--task", "face", "--photos", str(photos), "--out", str(done),
                                                      "--vgg", "none", "--seed", "5")
+
+
+def test_pose_task_writes_the_deepfashion_layout(photos, tmp_path, capsys):
+    out = tmp_path / "pose"
+    assert main(["prepare-dataset", "--task", "pose", "--photos", str(photos), "--out", str(out), "--seed", "2",
+                 "--val-fraction", "0.25", "--vgg", "none", *FAST[:4], "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "skipped coffee.png: no person found" in text
+    assert "train it with: cocosnet train --preset deepfashion --data" in text
+    train = build_dataset("deepfashion", out, "train", crop_size=64)
+    assert train.keys == (out / "train.txt").read_text().split()
+    kp = json.loads((out / "pose" / f"{Path(train.keys[0]).stem}.json").read_text())["keypoints"]
+    assert len(kp) == 18 and kp[0][2] > 0  # the astronaut's nose is found
+    sample = train[0]
+    assert sample["label"].shape == (20, 64, 64) and float(sample["self_ref"]) == 1.0  # each photo its own outfit
+    assert build_dataset("deepfashion", out, "test", crop_size=64).keys == (out / "val.txt").read_text().split()
