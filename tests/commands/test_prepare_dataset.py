@@ -100,9 +100,13 @@ def test_an_interrupted_run_continues_where_it_stopped(photos, tmp_path, capsys,
     calls.clear()
     done_once = True
     capsys.readouterr()
+    assert main([*args, "--out", str(part), "--limit", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "3 of 8 photos already done" in text and "3 photos not done yet: run the same command again" in text
+    assert len(calls) == 2 and not (part / "pairs_train.txt").exists()
     assert main([*args, "--out", str(part)]) == 0
-    assert "3 of 8 photos already done" in capsys.readouterr().out
-    assert len(calls) == 5  # only the five photos not done before were read
+    assert "5 of 8 photos already done" in capsys.readouterr().out
+    assert len(calls) == 5  # only the five photos not done before were read, each once
     assert all(p.stat().st_ino == ino for p, ino in first.items())  # nothing written before was rewritten
     a, b = tree(whole), tree(part)
     logs = (a.pop(LOG), b.pop(LOG))

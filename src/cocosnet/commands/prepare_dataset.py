@@ -39,10 +39,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def vgg_retrieval_feature(vgg):
-    """image [3,H,W] in [-1,1] -> the spatial mean of VGG19's relu5_2 (what retrieval compares by cosine)."""
+    """image [3,H,W] in [-1,1] -> the spatial mean of VGG19's relu5_2 (what retrieval compares by cosine). A photo
+    seen before (the training photos are the val split's candidates too) is not run through VGG again."""
+    import hashlib
+
+    seen: dict[str, object] = {}
 
     def feature(image):
-        return vgg(image[None], ("r52",))["r52"].mean((2, 3))[0]
+        key = hashlib.sha256(image.numpy().tobytes()).hexdigest()
+        if key not in seen:
+            seen[key] = vgg(image[None], ("r52",))["r52"].mean((2, 3))[0]
+        return seen[key]
 
     return feature
 
@@ -154,6 +161,6 @@ def run(args: argparse.Namespace) -> int:
         if split == "val":  # the val photos are the test split too (`evaluate` reads --split test by default)
             written.append(write_pairs(out / "pairs_test.txt", pairs).name)
     preset = TASK_DATASETS[args.task]
-    print(f"cocosnet prepare-dataset: wrote {out} as a {preset} data set with {' and '.join(written)}; train it "
+    print(f"cocosnet prepare-dataset: wrote {out} ({preset} layout) with {', '.join(written)}; train it "
           f"with: cocosnet train --preset {preset} --data {out}")
     return 0
