@@ -36,6 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--feature-weight", type=float, default=0.5, help="weight of the VGG similarity in the ranking")
     p.add_argument("--limit", type=int, help="stop after processing this many photos (the rest on a rerun)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.epilog = ("then: cocosnet train --preset celebahq_edge|deepfashion|ade20k --data DATA, and cocosnet evaluate "
+                "--checkpoint RUN/model --data DATA (docs/training.md, the walkthrough). Canny/HED edge maps have no "
+                "preset: cocosnet prepare canny|hed writes them as a `folder` data set. A rerun of the same command "
+                "continues an interrupted one.")
 
 
 def vgg_retrieval_feature(vgg):
