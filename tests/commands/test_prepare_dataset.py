@@ -137,12 +137,15 @@ def test_labels_task_writes_the_ade20k_layout_and_names_unmatched_label_maps(tmp
         lab[-5:] = 255
         if i < 3:
             Image.fromarray(lab).save(labels / f"p{i}.png")
+    Image.fromarray(rng.integers(0, 255, (80, 96, 3), dtype=np.uint8)).save(photos / "p4.png")
+    Image.fromarray(np.full((80, 96), 200, np.uint8)).save(labels / "p4.png")
     out = tmp_path / "data"
     args = ["prepare-dataset", "--task", "labels", "--photos", str(photos), "--labels", str(labels), "--out",
             str(out), "--val-fraction", "0.3", "--size", "64", "--vgg", "none", "--no-progress"]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert f"skipped p3.png: no label map {labels / 'p3.png'}" in text
+    assert f"skipped p4.png: {labels / 'p4.png'}: label ids out of range 0..150 (255 = don't-care): found 200" in text
     train, val = (build_dataset("ade20k", out, s, crop_size=64) for s in ("train", "val"))
     assert len(train) + len(val) == 3
     ids = np.unique(train[0]["label"].numpy())
