@@ -13,6 +13,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("convert", "convert official checkpoints to the native safetensors format"),
     "landscapes": ("landscapes", "procedural landscapes: contact sheet, or a split with its answer key"),
     "prepare": ("prepare", "pose keypoints / face or photo edge maps for a folder of photos"),
+    "prepare-dataset": ("prepare_dataset", "a data set for train/evaluate from a folder of photos (inputs, "
+                        "train/val split, pair lists)"),
     "make-pairs": ("make_pairs", "write an exemplar pair list (key,ref1,ref2,...) for a data set"),
     "evaluate": ("evaluate", "measure a model or a baseline on a data set split (metrics, results table, grid)"),
     "serve": ("serve", "the interactive painter and image editor web app, with its JSON API"),
