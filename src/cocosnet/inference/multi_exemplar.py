@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cocosnet.data.io import read_label_pixels
+from cocosnet.data.io import open_checked
 from cocosnet.inference.translator import Translation, encode_exemplar_semantic
 from cocosnet.label_resize import resize_label
 from cocosnet.model import CoCosNet, checked_label_ids
@@ -120,21 +120,23 @@ def source_size(source: Any) -> tuple[int, int] | None:
 
 
 def read_mask(source: Any, what: str) -> np.ndarray:
-    """A region mask -> bool HxW (non-zero = region): a picture file (any channel non-zero), PIL image, array or
-    tensor."""
+    """A region mask -> bool HxW (non-zero = region; RGB: any channel; RGBA: any colour channel where opaque): a
+    picture file, PIL image, array or tensor."""
     if isinstance(source, (str, Path)):
         if not Path(source).is_file():
             raise FileNotFoundError(f"{what} not found: {source}")
-        arr = read_label_pixels(source, user_input=True)
-    elif isinstance(source, Image.Image):
-        arr = np.asarray(source)
+        source = open_checked(source, what, user_input=True)  # the CLI's formats and pixel limit
+    if isinstance(source, Image.Image):
+        arr = np.asarray(source.convert("RGBA") if source.mode == "LA" else source)
     elif isinstance(source, torch.Tensor):
         arr = source.detach().cpu().numpy()
     else:
         arr = np.asarray(source)
     arr = np.squeeze(arr)
-    if arr.ndim == 3:
-        arr = arr.any(axis=-1) if arr.shape[-1] in (3, 4) else arr.any(axis=0)
+    if arr.ndim == 3 and arr.shape[-1] == 4:  # RGBA: a coloured, opaque pixel (transparent = outside)
+        arr = arr[..., :3].any(axis=-1) & (arr[..., 3] != 0)
+    elif arr.ndim == 3:
+        arr = arr.any(axis=-1) if arr.shape[-1] == 3 else arr.any(axis=0)
     if arr.ndim != 2:
         raise ValueError(f"{what}: a mask must be a 2-D picture, got shape {tuple(arr.shape)}")
     return arr != 0
