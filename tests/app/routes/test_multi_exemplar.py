@@ -96,3 +96,10 @@ def test_errors_and_the_shared_pixel_budget(client):
     # ... but 1 + 2 + 8 pictures: 3272 pixels apiece, and the 64x64 label is refused from its header
     r = post(regions=[{"mask": ids_b64(np.ones((64, 64))), "exemplar": 0}] * 8)
     assert r.status_code == 413 and "more than the limit of 3272 pixels" in r.json()["detail"]
+
+
+def test_the_route_is_published(client):
+    spec = client.get("/openapi.json").json()
+    op = spec["paths"]["/api/translate_multi"]["post"]
+    assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("MultiTranslateRequest")
+    assert {"200", "404", "413", "422", "503", "504"} <= set(op["responses"])
