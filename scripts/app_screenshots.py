@@ -1,4 +1,4 @@
-"""Screenshots of the painter and the editor for docs/ (headless Debian Chromium through Playwright).
+"""Screenshots of the painter, the editor and the painter's Styles panel for docs/ (headless Debian Chromium through Playwright).
 
     PYTHONPATH=src python scripts/app_screenshots.py [--checkpoint DIR] [--url http://127.0.0.1:7860] [--out docs]
 
@@ -62,7 +62,27 @@ def take(url: str, out: Path) -> None:
         page.locator("#synthesis").click()
         page.wait_for_selector("footer.done")
         shrink(page.screenshot(), out / "editor.png")
+        take_styles(page, out)
         browser.close()
+
+
+def take_styles(page, out: Path) -> None:
+    """The painter's Styles panel: the painting styled by two gallery references, the sky by the second."""
+    from tests.helpers.browser import choose
+
+    page.locator("#tab-painter").click()
+    page.locator("#ref-gallery").click()
+    page.wait_for_selector("#ref-candidates .candidate")
+    for index in (0, 3):
+        page.locator("#ref-candidates .candidate").nth(index).click()
+        page.locator("#styles-add").click()
+    choose(page, "painter", "sky")
+    page.locator(".style-ref[data-index='1'] [data-action=class]").click()
+    page.locator("#styles-translate").click()
+    page.wait_for_selector("footer.done")
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    page.evaluate("window.scrollTo(0, 0)")
+    shrink(page.screenshot(), out / "painter_styles.png")
 
 
 def main() -> None:
@@ -84,7 +104,7 @@ def main() -> None:
         translator = Translator.from_pretrained(args.checkpoint or default_checkpoint(), device="cpu")
         app = create_app(translator, builtin_gallery(translator.cfg))
         take(stack.enter_context(BackgroundServer(app)), out)
-    print(f"wrote {out / 'painter.png'} and {out / 'editor.png'}")
+    print(f"wrote {out / 'painter.png'}, {out / 'editor.png'} and {out / 'painter_styles.png'}")
 
 
 if __name__ == "__main__":

@@ -2,48 +2,26 @@
 region to the first, Translate with styles; the assignment map the page shows is the server's, and the
 thumbnails say what each reference styles."""
 
-from pathlib import Path
-
 import numpy as np
-import pytest
 
-from ..conftest import missing, require_module
+from ..conftest import require_module
 
 require_module("fastapi")
-sync_api = require_module("playwright.sync_api")
+require_module("playwright.sync_api")
 
-from cocosnet.app import BackgroundServer, create_app, load_gallery  # noqa: E402
-from cocosnet.inference import Translator  # noqa: E402
-
-from ..helpers.browser import CHROMIUM, choose, drag, launch  # noqa: E402
+from ..helpers.browser import choose, drag  # noqa: E402
+from .test_browser import page  # noqa: E402, F401  (the served page, a fixture of this module too)
 
 SKY = 6
 
 
-@pytest.fixture(scope="module")
-def page(tiny_checkpoint, gallery_dir):
-    if not Path(CHROMIUM).exists():
-        missing("Debian's chromium is not installed (scripts/setup.sh installs it)")
-    translator = Translator.from_pretrained(tiny_checkpoint, device="cpu")
-    app = create_app(translator, load_gallery(gallery_dir, translator.cfg))
-    with BackgroundServer(app) as url, sync_api.sync_playwright() as p:
-        browser = launch(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.errors = []
-        page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        page.goto(url)
-        page.wait_for_selector("#styles #styles-add", timeout=30_000)
-        yield page
-        browser.close()
+def pick_and_add(tab, index: int) -> None:
+    tab.locator(".candidate").nth(index).click()
+    tab.locator("#styles-add").click()
 
 
-def pick_and_add(page, index: int) -> None:
-    page.locator(".candidate").nth(index).click()
-    page.locator("#styles-add").click()
-
-
-def test_a_class_and_a_region_styled_by_their_own_references(page, tmp_path):
+def test_a_class_and_a_region_styled_by_their_own_references(page, tmp_path):  # noqa: F811
+    page.wait_for_selector("#styles #styles-add")
     page.locator("#styles-translate").click()
     page.wait_for_selector("footer.error")
     assert "Add at least one reference" in page.locator("footer").inner_text()
@@ -62,6 +40,7 @@ def test_a_class_and_a_region_styled_by_their_own_references(page, tmp_path):
     page.locator(".style-ref[data-index='1'] [data-action=class]").click()
     assert page.evaluate("() => window.cocosnet.styles.assign") == {"sky": 1}
     page.locator("#painter [data-brush]").fill("8")
+    page.locator("#styles-region").scroll_into_view_if_needed()
     drag(page, "#styles-region", [(0.1, 0.1), (0.3, 0.1)])  # a painted region in the sky, to reference 0
     page.locator(".style-ref[data-index='0'] [data-action=region]").click()
     texts = page.locator(".style-ref .styles-what").all_inner_texts()

@@ -34,7 +34,7 @@
         <figure><img id="styles-assignment" alt=""><figcaption>which reference styles which part</figcaption></figure>
       </div>
       <button id="styles-translate" class="primary">Translate with styles</button>`;
-    document.getElementById("ref-image").closest(".panel").after(panel);
+    document.getElementById("translate").closest(".panel").after(panel);  // under Output
     const $$ = (id) => document.getElementById(id);
 
     // ------------------------------------------------------------------------------------- the region brush
