@@ -1,4 +1,5 @@
-"""Screenshots of the painter, the editor and the painter's Styles panel for docs/ (headless Debian Chromium through Playwright).
+"""Screenshots of the painter, the editor and the painter's Styles panel for docs/ (headless Debian Chromium
+through Playwright).
 
     PYTHONPATH=src python scripts/app_screenshots.py [--checkpoint DIR] [--url http://127.0.0.1:7860] [--out docs]
 

@@ -2,24 +2,17 @@
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from cocosnet.cli import main
 from cocosnet.data.io import load_image
 from cocosnet.inference import Translator
-from cocosnet.model import CoCosNet
-from cocosnet.presets import get_model_config
 from tests.commands.test_translate import cocosnet_without_torch, torch_was_imported
 
 
 @pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    tr = Translator(CoCosNet(get_model_config("tiny")), device="cpu")
-    folder = tmp_path_factory.mktemp("tiny")
-    tr.save_pretrained(folder)
-    return Translator.from_pretrained(folder, device="cpu"), folder
+def tiny(tiny_checkpoint):
+    return Translator.from_pretrained(tiny_checkpoint, device="cpu"), tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +38,8 @@ def translate(folder, files, *extra):
     return main(args + list(extra))
 
 
-def test_assign_and_region_mask_round_trip_through_the_cli(tiny_checkpoint, files, tmp_path, capsys):
-    tr, folder = tiny_checkpoint
+def test_assign_and_region_mask_round_trip_through_the_cli(tiny, files, tmp_path, capsys):
+    tr, folder = tiny
     rc = translate(folder, files, "--assign", "sky=1", "--region-mask", f"{files / 'mask.png'}=0",
                    "--out", str(tmp_path / "out.png"), "--warp-out", str(tmp_path / "warp.png"))
     assert rc == 0, capsys.readouterr().err
@@ -93,8 +86,8 @@ def test_bad_assignments_are_refused_before_torch_loads(files, tmp_path, extra, 
     assert not (tmp_path / "out.png").exists()
 
 
-def test_an_unknown_class_of_a_checkpoint_is_named_after_loading(tiny_checkpoint, files, tmp_path, capsys):
-    _, folder = tiny_checkpoint
+def test_an_unknown_class_of_a_checkpoint_is_named_after_loading(tiny, files, tmp_path, capsys):
+    _, folder = tiny
     rc = translate(folder, files, "--assign", "lava=1", "--out", str(tmp_path / "out.png"))
     assert rc == 2 and "unknown class 'lava' for preset 'tiny'; its classes: unlabeled" in capsys.readouterr().err
     assert not (tmp_path / "out.png").exists()
