@@ -91,3 +91,35 @@ def test_an_unknown_class_of_a_checkpoint_is_named_after_loading(tiny, files, tm
     rc = translate(folder, files, "--assign", "lava=1", "--out", str(tmp_path / "out.png"))
     assert rc == 2 and "unknown class 'lava' for preset 'tiny'; its classes: unlabeled" in capsys.readouterr().err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_the_bundled_model_takes_the_sky_from_the_second_exemplar(tmp_path, capsys):
+    """End to end with the trained model: a day scene A and a sunset B; `--assign sky=1` gives a sky like the
+    output with B alone and the ground like the output with A alone."""
+    from cocosnet.data.landscapes_dataset import LandscapesDataset
+    from cocosnet.inference import default_checkpoint
+
+    test_split = LandscapesDataset("test", size=128, length=1000)
+    a, b, layout = test_split[0], test_split[7], test_split[2]  # the demo's pictures: day, sunset; a day layout
+    assert (a["style_family"], b["style_family"]) == ("day", "sunset") and (layout["label"] == 6).float().mean() > 0.2
+    for name, value in (("layout", layout["label"]), ("a_label", a["exemplar_label"]),
+                        ("b_label", b["exemplar_label"])):
+        Image.fromarray(value[0].numpy().astype(np.uint8)).save(tmp_path / f"{name}.png")
+    for name, s in (("a", a), ("b", b)):
+        Image.fromarray(((s["exemplar"].permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)).save(
+            tmp_path / f"{name}.png")
+    common = ["translate", "--input", str(tmp_path / "layout.png"), "--device", "cpu"]
+    ex_a = ["--exemplar", str(tmp_path / "a.png"), "--exemplar-label", str(tmp_path / "a_label.png")]
+    ex_b = ["--exemplar", str(tmp_path / "b.png"), "--exemplar-label", str(tmp_path / "b_label.png")]
+    assert main(common + ex_a + ex_b + ["--assign", "sky=1", "--out", str(tmp_path / "mixed.png")]) == 0
+    tr = Translator.from_pretrained(default_checkpoint(), device="cpu")
+    pics = {"mixed": np.asarray(Image.open(tmp_path / "mixed.png")).astype(np.float64)}
+    for name in ("a", "b"):
+        out = tr.translate(tmp_path / "layout.png", tmp_path / f"{name}.png", tmp_path / f"{name}_label.png")
+        pics[f"with_{name}"] = np.asarray(out.images()[0]).astype(np.float64)
+    sky = layout["label"][0].numpy() == 6
+    inner = sky & np.roll(sky, 8, 0) & np.roll(sky, -8, 0)  # away from the horizon, where G mixes both
+    ground = ~sky & np.roll(~sky, 8, 0) & np.roll(~sky, -8, 0)
+    dist = lambda x, y, m: np.abs(pics[x][m] - pics[y][m]).mean()  # noqa: E731
+    assert dist("mixed", "with_b", inner) < 0.5 * dist("mixed", "with_a", inner)
+    assert dist("mixed", "with_a", ground) < 0.5 * dist("mixed", "with_b", ground)
