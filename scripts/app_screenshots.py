@@ -1,4 +1,5 @@
-"""Screenshots of the painter, the editor and the Makeup tab for docs/ (headless Debian Chromium through Playwright).
+"""Screenshots of the painter (with its inspector overlay and Styles panel), the editor and the Makeup tab for docs/
+(headless Debian Chromium through Playwright).
 
     PYTHONPATH=src python scripts/app_screenshots.py [--checkpoint DIR] [--url http://127.0.0.1:7860]
         [--out docs] [--only makeup]
@@ -108,7 +109,27 @@ def take(url: str, out: Path, only: str | None = None) -> None:
         page.wait_for_selector("footer.done")
         shrink(page.screenshot(), out / "editor.png")
         take_makeup(page, out)
+        take_styles(page, out)
         browser.close()
+
+
+def take_styles(page, out: Path) -> None:
+    """The painter's Styles panel: the painting styled by two gallery references, the sky by the second."""
+    from tests.helpers.browser import choose
+
+    page.locator("#tab-painter").click()
+    page.locator("#ref-gallery").click()
+    page.wait_for_selector("#ref-candidates .candidate")
+    for index in (0, 3):
+        page.locator("#ref-candidates .candidate").nth(index).click()
+        page.locator("#styles-add").click()
+    choose(page, "painter", "sky")
+    page.locator(".style-ref[data-index='1'] [data-action=class]").click()
+    page.locator("#styles-translate").click()
+    page.wait_for_selector("footer.done")
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    page.evaluate("window.scrollTo(0, 0)")
+    shrink(page.screenshot(), out / "painter_styles.png")
 
 
 def main() -> None:
@@ -132,7 +153,7 @@ def main() -> None:
         app = create_app(translator, builtin_gallery(translator.cfg))
         take(stack.enter_context(BackgroundServer(app)), out, args.only)
     print(f"wrote {out / 'makeup_tab.png'}" if args.only else f"wrote {out / 'painter.png'}, {out / 'inspector.png'}, "
-          f"{out / 'editor.png'} and {out / 'makeup_tab.png'}")
+          f"{out / 'editor.png'}, {out / 'makeup_tab.png'} and {out / 'painter_styles.png'}")
 
 
 if __name__ == "__main__":

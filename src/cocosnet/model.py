@@ -86,17 +86,23 @@ class CoCosNet(nn.Module):
         if h % 32 or w % 32:
             raise ValueError(f"image size must be a multiple of 32, got {h}x{w}")
         corr = self.correspondence(semantic, exemplar, exemplar_semantic, label_ids=label_ids, **corr_kwargs)
+        g_in, g_kwargs = self.generator_inputs(corr.warp_out, semantic, label_ids)
+        del semantic  # the one-hot map is not kept through the generator
+        image = self.generator(g_in, label_ids, **g_kwargs)
+        return TranslationOutput(image=image, warped=corr.warp_out, correspondence=corr)
+
+    def generator_inputs(self, warped: torch.Tensor, semantic: torch.Tensor,
+                         label_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """What G is called with, `self.generator(g_in, label_ids, **kwargs)`, for a warped exemplar r_y->x (one
+        exemplar's warp, or a composite of several: `inference.multi_exemplar`) and the encoded x_A."""
         if label_ids is not None and self.cfg.label_nc:
             # SPADE reads the one-hot part through the ids, so only the first layer sees the full conditioning, at
             # 1/32 (nearest resizing commutes with the concatenation: the same numbers, with or without autograd)
-            small = (h // 32, w // 32)
-            fc_cond = torch.cat([F.interpolate(corr.warp_out, size=small, mode="nearest"),
+            small = (warped.shape[-2] // 32, warped.shape[-1] // 32)
+            fc_cond = torch.cat([F.interpolate(warped, size=small, mode="nearest"),
                                  F.interpolate(semantic, size=small, mode="nearest")], 1)
-            del semantic
-            image = self.generator(corr.warp_out, label_ids, fc_cond=fc_cond)
-        else:
-            image = self.generator(torch.cat([corr.warp_out, semantic], 1), label_ids)
-        return TranslationOutput(image=image, warped=corr.warp_out, correspondence=corr)
+            return warped, {"fc_cond": fc_cond}
+        return torch.cat([warped, semantic], 1), {}
 
 
 def count_parameters(module: nn.Module) -> int:

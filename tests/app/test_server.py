@@ -50,7 +50,9 @@ def test_the_api_is_the_recorded_one(fake_translator):
         fields = summary["schemas"][schema]["fields"]
         assert {name: fields.pop(name)[1] for name in added} == added
         assert not set(added) & set(summary["schemas"][schema]["required"])
-    assert summary == RECORDED
+    # routes added since (e.g. /api/translate_multi) leave the recorded ones as they were
+    for part in ("paths", "schemas"):
+        assert {k: summary[part].get(k) for k in RECORDED[part]} == RECORDED[part]
     assert spec["info"]["title"] == "cocosnet" and "base64 strings inside JSON" in spec["info"]["description"]
 
 

@@ -111,3 +111,43 @@ ERRORS = {
 def errors(*statuses: int) -> dict[int, dict[str, str]]:
     """The `responses=` of a route that can answer these error statuses."""
     return {status: ERRORS[status] for status in statuses}
+
+
+# ------------------------------------------------------------------ multi-exemplar translation (instance-level style)
+MAX_EXEMPLARS = 4  # exemplars per multi-exemplar request
+MAX_REGIONS = 8  # region masks per multi-exemplar request
+
+
+class ExemplarInput(BaseModel):
+    image: str | None = Field(None, description=f"the exemplar photo: {PNG_FIELD} (or JPEG/WebP/BMP)")
+    label: str | None = Field(None, description="its label map (needed by maskmix models, and by auto)")
+    id: str | None = Field(None, pattern=ITEM_ID, description="a gallery item instead of image (+ label)")
+
+
+class RegionInput(BaseModel):
+    mask: str = Field(description=f"{PNG_FIELD} of the label's size; non-zero = the region")
+    exemplar: int = Field(ge=0, description="the index of the exemplar that styles the region")
+
+
+class MultiTranslateRequest(BaseModel):
+    label: str = Field(description=f"the semantic input x_A: {PNG_FIELD}, class ids (or RGB class colours)")
+    exemplars: list[ExemplarInput] = Field(min_length=1, max_length=MAX_EXEMPLARS,
+                                           description="exemplar 0 styles every pixel not assigned elsewhere")
+    assign: dict[str, int] = Field(default_factory=dict, max_length=256,
+                                   description="class name (or id) -> exemplar index")
+    auto: bool = Field(False, description="each class from the exemplar whose label map holds it most "
+                                          "(assign's entries still win)")
+    regions: list[RegionInput] = Field(default_factory=list, max_length=MAX_REGIONS,
+                                       description="region masks -> exemplar; they override assign, a later an "
+                                                   "earlier one")
+    return_warped: bool = Field(True, description="also return the composite warped exemplar")
+
+
+class MultiTranslateResponse(BaseModel):
+    image: str = Field(description="the output, base64 PNG, image_size x image_size")
+    warped: str | None = Field(None, description="the composite warped exemplar, base64 PNG")
+    assignment: str = Field(description="single-channel PNG at the model's resolution: each pixel's exemplar index")
+    exemplar_ids: list[str | None] = Field(description="the gallery item of each exemplar, where one was used")
+    width: int
+    height: int
+    seconds: float = Field(description="model time, queue wait excluded")

@@ -33,6 +33,20 @@ from cocosnet.weights import (
 )
 
 
+def encode_exemplar_semantic(model: CoCosNet, exemplar_semantic: torch.Tensor | None) -> torch.Tensor | None:
+    """The exemplar's label map as the correspondence reads it (maskmix), encoded; None passes through."""
+    cfg = model.cfg
+    if exemplar_semantic is None:
+        return None
+    if cfg.label_nc and exemplar_semantic.dim() == 4 and cfg.feature_stride > 1:
+        # the correspondence reads the exemplar's label map only nearest-resized to the feature size (maskmix;
+        # no warped mask here): resizing the ids first gives the same one-hot map at 1/stride^2 of the memory
+        ids = checked_label_ids(exemplar_semantic, cfg)[:, 0]  # range checks on the full map
+        fh, fw = (n // cfg.feature_stride for n in ids.shape[-2:])
+        exemplar_semantic = resize_ids(ids, (fh, fw))[:, None]
+    return model.encode(exemplar_semantic)
+
+
 def run_model(model: CoCosNet, semantic: torch.Tensor, exemplar: torch.Tensor,
               exemplar_semantic: torch.Tensor | None = None, dtype: str = "float32", **corr_kwargs: Any):
     """One forward pass of `model` on un-encoded semantic maps (class ids or dense maps, as data sets give
@@ -40,15 +54,7 @@ def run_model(model: CoCosNet, semantic: torch.Tensor, exemplar: torch.Tensor,
     be on the model's device; no gradient mode is set here (the caller chooses). corr_kwargs: more outputs of the
     correspondence (`return_intermediates=True` for the inspector)."""
     cfg = model.cfg
-    ex_sem = None
-    if exemplar_semantic is not None:
-        if cfg.label_nc and exemplar_semantic.dim() == 4 and cfg.feature_stride > 1:
-            # the correspondence reads the exemplar's label map only nearest-resized to the feature size (maskmix;
-            # no warped mask here): resizing the ids first gives the same one-hot map at 1/stride^2 of the memory
-            ids = checked_label_ids(exemplar_semantic, cfg)[:, 0]  # range checks on the full map
-            fh, fw = (n // cfg.feature_stride for n in ids.shape[-2:])
-            exemplar_semantic = resize_ids(ids, (fh, fw))[:, None]
-        ex_sem = model.encode(exemplar_semantic)
+    ex_sem = encode_exemplar_semantic(model, exemplar_semantic)
     # class ids let SPADE look up its first convolution over the one-hot map instead of computing it; the model
     # then encodes the one-hot map itself and drops it once the correspondence no longer needs it
     ids = checked_label_ids(semantic, cfg)[:, 0] if cfg.label_nc else None
@@ -225,6 +231,19 @@ class Translator:
         out = run_model(self.model, semantic.to(self.device), exemplar.to(self.device),
                         None if exemplar_semantic is None else exemplar_semantic.to(self.device), self.dtype)
         return Translation(image=out.image.float(), warped=out.warped.float())
+
+    def translate_multi(self, semantic: Any, exemplars: Any, exemplar_semantics: Any | None = None,
+                        assign: Any | None = None, region_masks: Any | None = None):
+        """Instance-level style control: each region of x_A takes its style from its own exemplar (K exemplars,
+        numbered from 0). assign: {class name or id: exemplar index}, or "auto" (each class from the exemplar whose
+        label map holds it most; explicit entries may be added as {"auto": True, "sky": 1}); region_masks: a list
+        of (mask, index) pairs, a mask being an HxW picture/array of the layout's size, non-zero = region; they
+        override class assignments, later masks earlier ones. Unassigned pixels take exemplar 0. Returns a
+        `MultiTranslation` (a `Translation` + the per-pixel `assignment` and each exemplar's own warp).
+        Semantics and where regions meet: docs/multi_exemplar.md."""
+        from cocosnet.inference.multi_exemplar import translate_multi
+
+        return translate_multi(self, semantic, exemplars, exemplar_semantics, assign, region_masks)
 
     def __call__(self, *args, **kwargs) -> Translation:
         return self.translate(*args, **kwargs)
