@@ -30,7 +30,7 @@ from cocosnet.presets import ModelConfig
 AUTO = "auto"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MultiTranslation(Translation):
     """A `Translation` whose `warped` is the composite; `assignment` long [B,H,W]: the exemplar index of each pixel
     (at the working size); `warps` [K,B,3,H,W]: each exemplar's own warp r_{y_k->x} in [-1,1]."""
