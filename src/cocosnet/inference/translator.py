@@ -101,6 +101,12 @@ class Translator:
         self._folded_sn = fold_spectral_norm_(self.model)
         self.cfg: ModelConfig = model.cfg
         self.extra = extra or {}
+        # --backend onnxruntime / openvino: the network runs exported (the preprocessing and checks stay ours)
+        self._exported = None
+        if self.runtime.backend != "torch":
+            from cocosnet.inference.backends import load_backend
+
+            self._exported = load_backend(self.model, self.runtime, self.device)
 
     # ----------------------------------------------------------------------------------------------- loading
     @classmethod
@@ -196,6 +202,9 @@ class Translator:
         """Batched tensors as the data sets give them, already at the working size: semantic inputs (class ids
         long [B,1,H,W] or dense maps [B,C,H,W], not yet encoded), exemplars [B,3,H,W] in [-1,1]. Moved to the
         device here; the output is float32 on the device."""
+        if self._exported is not None:
+            image, warped = self._exported(semantic, exemplar, exemplar_semantic)
+            return Translation(image=image.to(self.device), warped=warped.to(self.device))
         out = run_model(self.model, semantic.to(self.device), exemplar.to(self.device),
                         None if exemplar_semantic is None else exemplar_semantic.to(self.device), self.dtype)
         return Translation(image=out.image.float(), warped=out.warped.float())
