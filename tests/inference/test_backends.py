@@ -73,6 +73,8 @@ def test_backend_options_are_checked(tiny_checkpoint, tiny_onnx, tmp_path):
                                    exported=str(tmp_path / "nope.onnx"))
     with pytest.raises(ValueError, match=r"--backend onnxruntime runs .onnx files"):
         Translator.from_pretrained(tiny_checkpoint, device="cpu", backend="onnxruntime", exported="x.xml")
+    with pytest.raises(ValueError, match=r"an exported network \(--exported\) runs with --backend onnxruntime or "):
+        Translator.from_pretrained(tiny_checkpoint, device="cpu", exported=str(tiny_onnx))
     with pytest.raises(ValueError, match=r"backend must be one of torch, onnxruntime, openvino, got 'tvm'"):
         Translator.from_pretrained(tiny_checkpoint, device="cpu", backend="tvm")
 
