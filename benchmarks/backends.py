@@ -12,7 +12,9 @@ disturbs them alike: compare ratios from one run. The machine is named from /pro
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -80,6 +82,7 @@ def main() -> None:
     model = Translator.from_pretrained(args.checkpoint or default_checkpoint(), image_size=args.image_size or None,
                                        device="cpu").model
     folder = Path(tempfile.mkdtemp(prefix="cocosnet-bench-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     exported = export_network(model, "onnx", folder / "network.onnx", dynamic_batch=True)
     common = ["--reps", str(args.reps), "--threads", str(args.threads), "--image-size", str(args.image_size),
               "--exported", str(exported.path)] + (["--checkpoint", args.checkpoint] if args.checkpoint else [])
