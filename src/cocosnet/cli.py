@@ -11,6 +11,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "translate bundled landscapes layouts with exemplars into a results grid"),
     "translate": ("translate", "translate a semantic input with an exemplar"),
     "convert": ("convert", "convert official checkpoints to the native safetensors format"),
+    "export": ("export", "export the network to ONNX / OpenVINO / torch.export, checked against PyTorch"),
     "landscapes": ("landscapes", "procedural landscapes: contact sheet, or a split with its answer key"),
     "prepare": ("prepare", "pose keypoints / face or photo edge maps for a folder of photos"),
     "prepare-dataset": ("prepare_dataset", "a data set for train/evaluate from a folder of photos (inputs, "

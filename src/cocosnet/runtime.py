@@ -19,6 +19,7 @@ AttentionImpl = Literal["auto", "dense", "sdpa", "chunked"]
 InferenceDtype = Literal["float32", "bfloat16", "float16"]
 ATTENTION_IMPLS: tuple[str, ...] = ("auto", "dense", "sdpa", "chunked")
 INFERENCE_DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
+BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "openvino")  # docs/export.md, "Backends"
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,16 @@ class RuntimeOptions:
     band_rows: int = 64  # inference: the full-resolution block runs in row bands of this height (0: in one piece)
     # CPU, glibc: every freed feature map goes straight back to the system (lower peak RSS, slower)
     low_memory: bool = False
+    # the runtime the network runs in: PyTorch, or exported to ONNX Runtime / OpenVINO (CPU; same inputs, outputs
+    # and errors); exported: the file `cocosnet export` wrote, or None to export at load (cocosnet.inference.backends)
+    backend: str = "torch"
+    exported: str | None = None
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.exported is not None and self.backend == "torch":
+            raise ValueError("an exported network (--exported) runs with --backend onnxruntime or openvino")
         for name in ("warp_impl", "attention_impl"):
             if getattr(self, name) not in ATTENTION_IMPLS:
                 raise ValueError(f"{name} must be one of {', '.join(ATTENTION_IMPLS)}, got {getattr(self, name)!r}")
@@ -101,5 +110,5 @@ def resolve_device(device: str | torch.device = "auto", *, mps: bool = True) -> 
         raise ValueError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N, mps)") from exc
 
 
-__all__ = ["ATTENTION_IMPLS", "INFERENCE_DTYPES", "RUNTIME_FIELDS", "RuntimeOptions", "resolve_device",
+__all__ = ["ATTENTION_IMPLS", "BACKENDS", "INFERENCE_DTYPES", "RUNTIME_FIELDS", "RuntimeOptions", "resolve_device",
            "set_runtime", "split_runtime_options"]

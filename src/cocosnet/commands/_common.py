@@ -8,7 +8,7 @@ from pathlib import Path
 BUNDLED_PRESET = "landscapes"  # the preset of the model that runs when neither --official nor --checkpoint is given
 
 
-def add_model_arguments(p: argparse.ArgumentParser) -> None:
+def add_model_arguments(p: argparse.ArgumentParser, backend: bool = True) -> None:
     p.add_argument("--preset", help="preset of an official checkpoint (ade20k, celebahq_edge, deepfashion, ...); "
                                     "needs --official DIR, or --checkpoint DIR trained with that preset")
     src = p.add_mutually_exclusive_group()
@@ -21,6 +21,13 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="float32 reproduces the official images; bfloat16 (CPU/GPU) and float16 (GPU) are faster")
     p.add_argument("--low-memory", action="store_true",
                    help="CPU: return freed feature maps to the system at once (lower peak RSS, slower)")
+    if backend:  # docs/export.md, "Backends"
+        p.add_argument("--backend", default="torch", choices=["torch", "onnxruntime", "openvino"],
+                       help="run the network in PyTorch, or exported in ONNX Runtime / OpenVINO (CPU; optional "
+                            "extras: pip install \"cocosnet[onnx]\" / \"cocosnet[openvino]\")")
+        p.add_argument("--exported", metavar="PATH",
+                       help="with --backend onnxruntime/openvino: the network exported by `cocosnet export` (.onnx, "
+                            "OpenVINO .xml); without it the network is exported (and golden-checked) at start-up")
 
 
 def check_model_arguments(args: argparse.Namespace) -> str | None:
@@ -51,7 +58,8 @@ def load_translator(args: argparse.Namespace):
     from cocosnet.inference import Translator, default_checkpoint
     from cocosnet.runtime import RuntimeOptions
 
-    runtime = RuntimeOptions(device=args.device, dtype=args.dtype, low_memory=args.low_memory)
+    runtime = RuntimeOptions(device=args.device, dtype=args.dtype, low_memory=args.low_memory,
+                             backend=getattr(args, "backend", "torch"), exported=getattr(args, "exported", None))
     if args.official:
         overrides = {"image_size": args.image_size} if args.image_size else {}
         return Translator.from_official(args.preset, folder=args.official, runtime=runtime, **overrides)

@@ -126,6 +126,12 @@ class Translator:
         self._folded_sn = fold_spectral_norm_(self.model)
         self.cfg: ModelConfig = model.cfg
         self.extra = extra or {}
+        # --backend onnxruntime / openvino: the network runs exported (the preprocessing and checks stay ours)
+        self._exported = None
+        if self.runtime.backend != "torch":
+            from cocosnet.inference.backends import load_backend
+
+            self._exported = load_backend(self.model, self.runtime, self.device)
 
     # ----------------------------------------------------------------------------------------------- loading
     @classmethod
@@ -224,6 +230,12 @@ class Translator:
         """Batched tensors as the data sets give them, already at the working size: semantic inputs (class ids
         long [B,1,H,W] or dense maps [B,C,H,W], not yet encoded), exemplars [B,3,H,W] in [-1,1]. Moved to the
         device here; the output is float32 on the device."""
+        if self._exported is not None:
+            if inspect:
+                raise ValueError("the correspondence inspector reads the torch network's match vectors: use "
+                                 "--backend torch (the default) with --confidence-out / --flow-out / inspect=True")
+            image, warped = self._exported(semantic, exemplar, exemplar_semantic)
+            return Translation(image=image.to(self.device), warped=warped.to(self.device))
         if inspect:
             return inspected_translation(self.model, semantic.to(self.device), exemplar.to(self.device),
                                          None if exemplar_semantic is None else exemplar_semantic.to(self.device),
