@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from cocosnet.data.transforms import tensor_to_image
+from cocosnet.inference.fast_path import prepare_for_inference_
 from cocosnet.inference.preprocess import prepare_exemplar, prepare_semantic
 from cocosnet.label_resize import resize_ids
 from cocosnet.memory import INFERENCE_MMAP_THRESHOLD, set_malloc_mmap_threshold
@@ -99,6 +100,7 @@ class Translator:
         self.model = set_runtime(model, self.runtime).eval().requires_grad_(False).to(self.device)
         # the Translator owns the model: spectral norm is folded into the weights once (same images, one copy)
         self._folded_sn = fold_spectral_norm_(self.model)
+        self._weights_cast = prepare_for_inference_(self.model, self.runtime)
         self.cfg: ModelConfig = model.cfg
         self.extra = extra or {}
 
@@ -144,6 +146,9 @@ class Translator:
         return cls(model, runtime, extra=config_extra(config), **options)
 
     def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> Path:
+        if self._weights_cast:
+            raise ValueError(f"this Translator holds {self.dtype} weights (RuntimeOptions.cast_weights): load it "
+                             "with dtype float32 (or cast_weights=False) to save the float32 weights")
         state = unfold_state_dict(self.model.state_dict(), self._folded_sn)  # the official key layout
         return save_native(folder, state, native_config(self.cfg, **self.extra), dtype)
 
@@ -196,7 +201,10 @@ class Translator:
         """Batched tensors as the data sets give them, already at the working size: semantic inputs (class ids
         long [B,1,H,W] or dense maps [B,C,H,W], not yet encoded), exemplars [B,3,H,W] in [-1,1]. Moved to the
         device here; the output is float32 on the device."""
-        out = run_model(self.model, semantic.to(self.device), exemplar.to(self.device),
+        exemplar = exemplar.to(self.device)
+        if self.runtime.channels_last:
+            exemplar = exemplar.contiguous(memory_format=torch.channels_last)
+        out = run_model(self.model, semantic.to(self.device), exemplar,
                         None if exemplar_semantic is None else exemplar_semantic.to(self.device), self.dtype)
         return Translation(image=out.image.float(), warped=out.warped.float())
 
