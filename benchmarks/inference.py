@@ -2,9 +2,12 @@
 
 Weights: the reference-vector recipe (official key layout, converged spectral-norm vectors) when the shared
 reference folder is beside the checkout, else random; timing does not depend on the values.
-    python benchmarks/inference.py [--presets ade20k celebahq_edge deepfashion] [--repeats 3] [--device cpu]
-The table shows the official implementation's time and peak RSS beside ours (`OFFICIAL`); the results of both
-are in docs/model.md, with the machines they were measured on.
+    python benchmarks/inference.py [--presets ade20k celebahq_edge deepfashion] [--size 256] [--repeats 5]
+        [--variants fp32 fp32-cl bf16 bf16-cl] [--batches 1 4 8] [--device cpu]
+Each variant (dtype, channels-last layout) runs in its own process: median s/image of `--repeats` after a warm-up,
+the first call's time, peak RSS at batch 1, FLOPs, achieved GFLOP/s against this machine's 3x3-convolution peak
+(measured here too), and images/s at each batch size. The official implementation's time and peak RSS
+(`OFFICIAL`, measured on the same machine class) are printed above the table; docs/model.md has the results.
 """
 
 from __future__ import annotations
@@ -46,15 +49,9 @@ def write_weights(preset: str, folder: Path) -> None:
         torch.save(model.correspondence.state_dict(), folder / "latest_net_Corr.pth")
 
 
-def case(preset: str, folder: str, repeats: int, device: str, batch: int, low_memory: bool = False) -> dict:
+def _inputs(cfg, batch: int):
     import torch
 
-    from cocosnet.inference import Translator
-
-    t0 = time.perf_counter()
-    tr = Translator.from_official(preset, folder=folder, device=device, low_memory=low_memory)
-    load_s = time.perf_counter() - t0
-    cfg = tr.cfg
     size = cfg.image_size
     g = torch.Generator().manual_seed(0)
     if cfg.label_nc:
@@ -62,56 +59,125 @@ def case(preset: str, folder: str, repeats: int, device: str, batch: int, low_me
     else:
         sem = [torch.rand(cfg.semantic_nc, size, size, generator=g) for _ in range(batch)]
     ex = torch.rand(3, size, size, generator=g) * 2 - 1
-    ex_sem = sem[0] if cfg.maskmix else None
-    tr.translate(sem, ex, ex_sem)  # warm-up
-    times = []
-    for _ in range(repeats):
-        if tr.device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        out = tr.translate(sem, ex, ex_sem)
-        if tr.device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    gpu = torch.cuda.max_memory_allocated() / 2**30 if tr.device.type == "cuda" else 0.0
-    peak = peak_rss_mb() / 1024
+    return sem, ex, (sem[0] if cfg.maskmix else None)
+
+
+def _timed(tr, sem, ex, ex_sem) -> float:
+    import torch
+
+    if tr.device.type == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    out = tr.translate(sem, ex, ex_sem)
+    if tr.device.type == "cuda":
+        torch.cuda.synchronize()
+    assert torch.isfinite(out.image).all()
+    return time.perf_counter() - t
+
+
+def case(spec: dict) -> dict:
+    """One configuration in this process: load, first call, median of `repeats`, peak RSS, FLOPs, batch rates."""
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:  # matmul/conv FLOPs (2 per MAC) of one more translation
-        tr.translate(sem[:1], ex, ex_sem)
-    return {"seconds": median(times) / batch, "peak_gb": peak, "load_s": load_s,
-            "gflop": counter.get_total_flops() / 1e9,
-            "finite": bool(torch.isfinite(out.image).all()), "gpu_gb": gpu}
+    from cocosnet.inference import Translator
+
+    t0 = time.perf_counter()
+    tr = Translator.from_official(spec["preset"], folder=spec["folder"], device=spec["device"], dtype=spec["dtype"],
+                                  channels_last=spec["channels_last"], low_memory=spec["low_memory"],
+                                  image_size=spec["size"])
+    load_s = time.perf_counter() - t0
+    sem, ex, ex_sem = _inputs(tr.cfg, 1)
+    first_s = _timed(tr, sem, ex, ex_sem)  # oneDNN primitive creation, first-touch of every buffer
+    times = [_timed(tr, sem, ex, ex_sem) for _ in range(spec["repeats"])]
+    peak = peak_rss_mb() / 1024  # batch 1 only: the batch rates below need more memory
+    gpu = torch.cuda.max_memory_allocated() / 2**30 if tr.device.type == "cuda" else 0.0
+    with FlopCounterMode(display=False) as counter:  # matmul/conv FLOPs (2 per MAC) of one translation
+        tr.translate(sem, ex, ex_sem)
+    rates = {}
+    for b in spec["batches"]:
+        bsem, bex, bex_sem = _inputs(tr.cfg, b)
+        _timed(tr, bsem, bex, bex_sem)  # warm-up at this batch size
+        rates[b] = b / median([_timed(tr, bsem, bex, bex_sem) for _ in range(spec["batch_repeats"])])
+    return {"seconds": median(times), "first_s": first_s, "peak_gb": peak, "load_s": load_s,
+            "gflop": counter.get_total_flops() / 1e9, "gpu_gb": gpu, "rates": rates}
+
+
+def conv_peak(dtype: str, repeats: int = 5) -> float:
+    """GFLOP/s of one channels-last 3x3 convolution, 256 -> 256 channels at 64² (the generator's middle layers)."""
+    import torch
+    import torch.nn.functional as F
+
+    dt = getattr(torch, dtype)
+    x = torch.randn(1, 256, 64, 64).to(dt).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(256, 256, 3, 3).to(dt).contiguous(memory_format=torch.channels_last)
+    flop = 2 * 256 * 256 * 9 * 64 * 64
+    with torch.inference_mode():
+        F.conv2d(x, w, padding=1)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            F.conv2d(x, w, padding=1)
+            times.append(time.perf_counter() - t)
+    return flop / median(times) / 1e9
+
+
+VARIANTS = {  # name: (dtype, channels_last)
+    "fp32": ("float32", False), "fp32-cl": ("float32", True), "bf16": ("bfloat16", False),
+    "bf16-cl": ("bfloat16", True)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--case", nargs=6, metavar=("PRESET", "DIR", "REPEATS", "DEVICE", "BATCH", "LOW_MEMORY"))
-    ap.add_argument("--presets", nargs="+", default=["ade20k", "celebahq_edge", "deepfashion"])
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--case", help=argparse.SUPPRESS)
+    ap.add_argument("--presets", nargs="+", default=["ade20k"])
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--size", type=int, default=256, help="resolution (multiple of 32)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--batches", type=int, nargs="*", default=[1, 4, 8], help="batch sizes for images/s")
+    ap.add_argument("--batch-repeats", type=int, default=2)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--low-memory", action="store_true", help="Translator(low_memory=True): lower peak RSS, slower")
     args = ap.parse_args()
     if args.case:
-        p, d, r, dev, b, low = args.case
-        print(json.dumps(case(p, d, int(r), dev, int(b), low == "1")))
+        spec = json.loads(args.case)
+        if spec.get("conv_peak"):
+            print(json.dumps({d: conv_peak(d) for d in ("float32", "bfloat16")}))
+        else:
+            print(json.dumps(case(spec)))
         return
+    peak = run_case(Path(__file__), [json.dumps({"conv_peak": True})])
     rows = []
     for preset in args.presets:
         with tempfile.TemporaryDirectory() as tmp:
             write_weights(preset, Path(tmp))
-            r = run_case(Path(__file__), [preset, tmp, str(args.repeats), args.device, str(args.batch),
-                                                 "1" if args.low_memory else "0"])
-        if "error" in r:
-            rows.append([preset, "error", r["error"][:80], "", "", "", ""])
-            continue
-        off_s, off_gb = OFFICIAL[preset]
-        rows.append([preset, f"{r['seconds']:.2f}", f"{r['peak_gb']:.2f}", f"{r['gflop']:.0f}", f"{r['load_s']:.2f}",
-                     f"{off_s} / {off_gb}" if args.device == "cpu" else "", r["finite"]])
-    print(f"machine: {machine()}; device {args.device}; batch {args.batch}; median of {args.repeats}"
+            for name in args.variants:
+                dtype, cl = VARIANTS[name]
+                spec = {"preset": preset, "folder": tmp, "device": args.device, "dtype": dtype, "channels_last": cl,
+                        "low_memory": args.low_memory, "size": args.size, "repeats": args.repeats,
+                        "batches": args.batches, "batch_repeats": args.batch_repeats}
+                r = run_case(Path(__file__), [json.dumps(spec)])
+                if "error" in r:
+                    rows.append([preset, name, "error", r["error"][:80], *[""] * (6 + len(args.batches))])
+                    continue
+                achieved = r["gflop"] / r["seconds"]
+                rows.append([preset, name, f"{r['seconds']:.2f}", f"{r['first_s']:.2f}", f"{r['peak_gb']:.2f}",
+                             f"{r['gflop']:.0f}", f"{achieved:.0f}",
+                             f"{achieved / peak['bfloat16' if dtype == 'bfloat16' else 'float32']:.0%}",
+                             *(f"{r['rates'][str(b)]:.2f}" for b in args.batches),
+                             f"{r['rates'][str(args.batches[-1])] / r['rates'][str(args.batches[0])]:.2f}x"
+                             if len(args.batches) > 1 else ""])
+    scale = (args.size / 256) ** 2
+    print(f"machine: {machine()}; device {args.device}; {args.size}²; median of {args.repeats} after a warm-up"
           f"{'; low_memory' if args.low_memory else ''}")
-    print_table(["preset", "s / image", "peak RSS GB", "GFLOP", "load s", "official s / GB (CPU)", "finite"], rows)
+    print(f"3x3 conv 256->256 at 64², channels-last: fp32 {peak['float32']:.0f} GFLOP/s, "
+          f"bf16 {peak['bfloat16']:.0f} GFLOP/s")
+    if args.device == "cpu":
+        print("official PyTorch, batch 1 (ARCHITECTURE.md §9, same machine class, 256²): "
+              + ", ".join(f"{p} {OFFICIAL[p][0] * scale:.2f} s / {OFFICIAL[p][1]} GB" for p in args.presets
+                          if p in OFFICIAL) + (" (scaled by pixels)" if args.size != 256 else ""))
+    print_table(["preset", "variant", "s / image", "first call s", "peak RSS GB", "GFLOP", "GFLOP/s", "of conv peak",
+                 *(f"img/s b{b}" for b in args.batches), "batch gain"], rows)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,11 @@ class RuntimeOptions:
     # and errors); exported: the file `cocosnet export` wrote, or None to export at load (cocosnet.inference.backends)
     backend: str = "torch"
     exported: str | None = None
+    # inference: weights and feature maps in channels-last layout (oneDNN's faster convolutions on the CPU; float32
+    # stays within ~1e-5 of the official images, see docs/model.md "Speed and memory of inference")
+    channels_last: bool = False
+    # inference at bfloat16/float16: the weights are converted to that dtype once (no per-call casts, half the memory)
+    cast_weights: bool = True
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -54,6 +59,9 @@ class RuntimeOptions:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.band_rows < 0:
             raise ValueError(f"band_rows must be >= 0 (0: the last block in one piece), got {self.band_rows}")
+        for name in ("low_memory", "channels_last", "cast_weights"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.dtype not in INFERENCE_DTYPES:
             raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
 

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from cocosnet.data.transforms import tensor_to_image
+from cocosnet.inference.fast_path import prepare_for_inference_
 from cocosnet.inference.inspection import inspect_features, missing_classes
 from cocosnet.inference.preprocess import prepare_exemplar, prepare_semantic
 from cocosnet.label_resize import resize_ids
@@ -124,6 +125,8 @@ class Translator:
         self.model = set_runtime(model, self.runtime).eval().requires_grad_(False).to(self.device)
         # the Translator owns the model: spectral norm is folded into the weights once (same images, one copy)
         self._folded_sn = fold_spectral_norm_(self.model)
+        # the torch backend's layout and half-precision weights (an exported backend exports the float32 network)
+        self._weights_cast = self.runtime.backend == "torch" and prepare_for_inference_(self.model, self.runtime)
         self.cfg: ModelConfig = model.cfg
         self.extra = extra or {}
         # --backend onnxruntime / openvino: the network runs exported (the preprocessing and checks stay ours)
@@ -175,6 +178,9 @@ class Translator:
         return cls(model, runtime, extra=config_extra(config), **options)
 
     def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> Path:
+        if self._weights_cast:
+            raise ValueError(f"this Translator holds {self.dtype} weights (RuntimeOptions.cast_weights): load it "
+                             "with dtype float32 (or cast_weights=False) to save the float32 weights")
         state = unfold_state_dict(self.model.state_dict(), self._folded_sn)  # the official key layout
         return save_native(folder, state, native_config(self.cfg, **self.extra), dtype)
 
@@ -236,11 +242,14 @@ class Translator:
                                  "--backend torch (the default) with --confidence-out / --flow-out / inspect=True")
             image, warped = self._exported(semantic, exemplar, exemplar_semantic)
             return Translation(image=image.to(self.device), warped=warped.to(self.device))
+        exemplar = exemplar.to(self.device)
+        if self.runtime.channels_last:
+            exemplar = exemplar.contiguous(memory_format=torch.channels_last)
         if inspect:
-            return inspected_translation(self.model, semantic.to(self.device), exemplar.to(self.device),
+            return inspected_translation(self.model, semantic.to(self.device), exemplar,
                                          None if exemplar_semantic is None else exemplar_semantic.to(self.device),
                                          self.dtype)
-        out = run_model(self.model, semantic.to(self.device), exemplar.to(self.device),
+        out = run_model(self.model, semantic.to(self.device), exemplar,
                         None if exemplar_semantic is None else exemplar_semantic.to(self.device), self.dtype)
         return Translation(image=out.image.float(), warped=out.warped.float())
 
