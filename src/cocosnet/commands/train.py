@@ -4,7 +4,8 @@
     cocosnet train --preset ade20k --data /data/ADEChallengeData2016 --batch-size 4 --amp bf16 --resume
     torchrun --nproc_per_node 8 -m cocosnet train --preset ade20k --data /data/ADEChallengeData2016 --batch-size 4
 
-Exit status: 0 when the run finished (max steps or time limit), 75 (EX_TEMPFAIL) when SIGTERM/SIGINT stopped it
+Exit status: 0 when the run finished (max steps or time limit), 3 when --stop-on-collapse ended it after a
+collapse alarm (checkpoint saved), 75 (EX_TEMPFAIL) when SIGTERM/SIGINT stopped it
 early after a checkpoint (requeue it with --resume), 2 for a bad input or a run folder that is refused.
 """
 
@@ -15,10 +16,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+EXIT_COLLAPSED = 3  # --stop-on-collapse: a health check found a collapse; checkpoint saved (docs/training.md)
 EXIT_STOPPED_BY_SIGNAL = 75  # EX_TEMPFAIL (sysexits.h): saved and stopped early; schedulers can requeue on it
 EXIT_STATUS_HELP = ("exit status: 0 when the run finished (--max-steps or --time-limit reached); 75 (EX_TEMPFAIL) "
                     "when SIGTERM or SIGINT stopped it early after saving a checkpoint: rerun with --resume (a "
-                    "scheduler can requeue on 75, docs/training.md); 2 for a bad input or a refused --out folder")
+                    "scheduler can requeue on 75, docs/training.md); 3 when --stop-on-collapse ended it after a "
+                    "collapse alarm and a checkpoint (fix the cause, e.g. a lower --lr-corr, then --resume or "
+                    "--init-from an earlier checkpoint); 2 for a bad input or a refused --out folder")
 
 # Today's flag names that differ from their TrainConfig field's (kept as the field flag's aliases).
 TRAIN_FLAG_ALIASES = {"time_limit_min": ["--time-limit"], "ema_decay": ["--ema"], "num_workers": ["--workers"],
@@ -149,4 +153,6 @@ def run(args: argparse.Namespace) -> int:
                       f"status {EXIT_STOPPED_BY_SIGNAL} (EX_TEMPFAIL): rerun with --resume to continue", flush=True)
     finally:
         dist.shutdown()
+    if result["stopped_by"] == "collapse":
+        return EXIT_COLLAPSED
     return EXIT_STOPPED_BY_SIGNAL if stopped_early else 0

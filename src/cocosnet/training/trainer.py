@@ -35,6 +35,7 @@ from cocosnet.presets import LossConfig, ModelConfig, Preset
 from cocosnet.runtime import RuntimeOptions, resolve_device
 from cocosnet.training import checkpoint as ckpt
 from cocosnet.training import distributed as dist
+from cocosnet.training import health
 from cocosnet.training.config import TrainConfig
 from cocosnet.training.data import BatchStream
 from cocosnet.training.finetune import FRESH_D_NOTE, freeze_parts, hold_frozen_in_eval, load_official_weights
@@ -562,6 +563,28 @@ class Trainer:
         tc = self.tc
         self._stream = BatchStream(dataset, tc.batch_size, dist.rank(), dist.world_size(), tc.seed, tc.num_workers,
                                    pin_memory=self.device.type == "cuda")
+        self._health_data = dataset
+        self._health_batch: dict[str, Any] | None = None
+        self._loss_watch = health.LossWatch()
+
+    def health_batch(self) -> dict[str, Any]:
+        """The fixed batch of the health checks: `health_batch` samples at evenly spaced indices, read once with
+        every RNG state saved and restored (the training stream is not disturbed)."""
+        if self._health_batch is None:
+            ds, n = self._health_data, self.tc.health_batch
+            idx = sorted({round(i * (len(ds) - 1) / max(1, n - 1)) for i in range(min(n, len(ds)))})
+            rng = ckpt.rng_state()
+            samples = [ds[i] for i in idx]
+            ckpt.set_rng_state(rng)
+            batch = {k: torch.stack([torch.as_tensor(s[k]) for s in samples]) for k in
+                     ("label", "image", "exemplar", "exemplar_label", "self_ref") if k in samples[0]}
+            self._health_batch = self.prepare(batch)
+        return self._health_batch
+
+    def check_health(self) -> dict[str, Any]:
+        """The health numbers on the fixed batch and the alarms they raise: {"values", "alarms"}."""
+        values = health.measure(self.model, self.discriminator, self.health_batch())
+        return {"values": values, "alarms": health.diagnose(values, self.step)}
 
     def _resume_from(self, out_dir: Path) -> Path | None:
         """Load the latest checkpoint in `out_dir`, if any; returns its path."""
@@ -595,9 +618,34 @@ class Trainer:
             run.history.append({"step": self.step, "time_s": time.perf_counter() - run.t_start, "step_s": dt,
                                 **{k: v for k, v in run.last.items() if not k.startswith("_")}})
             self._report_step(log, run.last, dt)
+            if self._watch_health(log):
+                run.stopped_by = "collapse"
+                return
             if tc.save_every and self.step % tc.save_every == 0:
                 self.save_checkpoint(out_dir)
                 run.saved_at = self.step
+
+    def _watch_health(self, log: RunLogger) -> bool:
+        """Loss spikes / skipped steps every step, the held-out checks every health_every steps; warnings and
+        health/ scalars. True when --stop-on-collapse should end the run."""
+        tc = self.tc
+        if not tc.health_every:
+            return False
+        alarms = self._loss_watch.update(self.last_values, self.step)
+        if self.step % tc.health_every == 0:
+            checked = self.check_health()
+            alarms.update(checked["alarms"])
+            if dist.is_main():
+                log.scalars(self.step, {**checked["values"], **self._loss_watch.scalars()}, prefix="health/")
+        if dist.is_main():
+            for name, line in alarms.items():
+                log.write(f"health warning ({name}): {line}")
+        collapsed = tc.stop_on_collapse and any(name in health.COLLAPSES for name in alarms)
+        if dist.any_process(collapsed, self.device):
+            if dist.is_main():
+                log.write(f"--stop-on-collapse: stopping at step {self.step} after a checkpoint")
+            return True
+        return False
 
     def _stop_reason(self, t_start: float) -> str | None:
         """"time_limit" or "signal" when any process has to stop (all processes agree), else None."""
@@ -613,6 +661,7 @@ class Trainer:
             torch.cuda.reset_peak_memory_stats(self.device)
         t0 = time.perf_counter()
         values = self.train_step(batch)
+        self.last_values = values
         return values, time.perf_counter() - t0
 
     def _report_step(self, log: RunLogger, last: dict[str, float], dt: float) -> None:
