@@ -24,6 +24,19 @@ def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
     return hint, False
 
 
+class _ExtendItems(argparse.Action):
+    """A `tuple[T, ...]` field's flag: repeatable, each value a comma list (`--freeze a,b` = `--freeze a
+    --freeze b`); every item checked against the choices."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = [item.strip() for item in str(values).split(",") if item.strip()]
+        bad = [item for item in items if self.item_choices and item not in self.item_choices]
+        if bad or not items:
+            parser.error(f"argument {option_string}: invalid choice {', '.join(bad) or repr(values)} (choose from "
+                         f"{', '.join(self.item_choices)})")
+        setattr(namespace, self.dest, (*getattr(namespace, self.dest, ()), *items))
+
+
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, *, title: str,
                         aliases: Mapping[str, Sequence[str]] | None = None,
                         defaults: Mapping[str, Any] | None = None,
@@ -31,7 +44,8 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, *, title: st
     """One `--field-name` flag per field of dataclass `cls` (dest = the field name), in an argument group.
 
     aliases: other flag names of a field (earlier spellings); defaults / helps: where the command line means
-    something else than the dataclass (e.g. "auto" worker counts). bool fields get `--x / --no-x`."""
+    something else than the dataclass (e.g. "auto" worker counts). bool fields get `--x / --no-x`; tuple fields
+    a repeatable flag taking comma lists."""
     aliases, defaults, helps = aliases or {}, defaults or {}, helps or {}
     group = parser.add_argument_group(title)
     hints = typing.get_type_hints(cls)
@@ -45,6 +59,12 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, *, title: st
                                help=text)
         elif typing.get_origin(kind) is Literal:
             group.add_argument(*names, dest=f.name, choices=typing.get_args(kind), default=default, help=text)
+        elif typing.get_origin(kind) is tuple:
+            item = typing.get_args(kind)[0]
+            choices = typing.get_args(item) if typing.get_origin(item) is Literal else ()
+            action = group.add_argument(*names, dest=f.name, action=_ExtendItems, default=tuple(default),
+                                        metavar="{" + ",".join(choices) + "}" if choices else None, help=text)
+            action.item_choices = choices
         else:
             group.add_argument(*names, dest=f.name, type=kind, default=default, help=text)
 

