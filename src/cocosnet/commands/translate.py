@@ -18,6 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exemplar-label", help="the exemplar's label map (needed by maskmix presets)")
     p.add_argument("--out", required=True, help="output image path")
     p.add_argument("--warp-out", help="also save the warped exemplar here")
+    p.add_argument("--size", help="output size: N (the short side; the input's aspect ratio is kept) or HxW "
+                                  "(height x width); default: the input's aspect ratio, short side the model's "
+                                  "image size (a square input gives exactly image_size²); docs/model.md")
 
 
 def check_inputs(args: argparse.Namespace) -> None:
@@ -32,6 +35,12 @@ def check_inputs(args: argparse.Namespace) -> None:
     if args.warp_out and check_output_path(args.warp_out) == out:
         raise OutputPathError(args.warp_out, "it is the same file as --out")
     check_model_arguments(args)
+    if args.size is not None:
+        from cocosnet.sizing import parse_size, working_size
+
+        args.size = parse_size(args.size)
+        if isinstance(args.size, tuple):
+            working_size(args.size)  # a size the model cannot take is named before the model loads
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from cocosnet.data.io import save_image
 
     translator = load_translator(args)
-    result = translator.translate(args.input, args.exemplar, args.exemplar_label)
+    result = translator.translate(args.input, args.exemplar, args.exemplar_label, size=args.size)
     save_image(args.out, result.images()[0])
     if args.warp_out:
         save_image(args.warp_out, result.warped_images()[0])
