@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flow-argmax", action="store_true",
                    help="--flow-out shows the best match instead of the softmax-weighted position")
     multi.add_arguments(p)
+    p.add_argument("--size", help="output size: N (the short side; the input's aspect ratio is kept) or HxW "
+                                  "(height x width); default: the input's aspect ratio, short side the model's "
+                                  "image size (a square input gives exactly image_size²); docs/model.md")
 
 
 def check_inputs(args: argparse.Namespace) -> None:
@@ -61,6 +64,14 @@ def check_inputs(args: argparse.Namespace) -> None:
         known = None if args.checkpoint else get_model_config(preset or BUNDLED_PRESET).class_names
         args.assignment = multi.parse_assignment(args, known)
         multi.check_mask_sizes(args.input, args.assignment[1])
+    if args.size is not None:
+        if multi.is_multi(args):
+            raise ValueError("--size applies to one exemplar; several exemplars run at the model's image size")
+        from cocosnet.sizing import parse_size, working_size
+
+        args.size = parse_size(args.size)
+        if isinstance(args.size, tuple):
+            working_size(args.size)  # a size the model cannot take is named before the model loads
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         result = translator.translate_multi(args.input, args.exemplar, labels, assign=assign or None,
                                             region_masks=masks)
     else:  # one exemplar: exactly the single-exemplar path
-        result = translator.translate(args.input, args.exemplar[0], labels[0] if labels else None, inspect=inspect)
+        result = translator.translate(args.input, args.exemplar[0], labels[0] if labels else None,
+                                      inspect=inspect, size=args.size)
     save_image(args.out, result.images()[0])
     if args.warp_out:
         save_image(args.warp_out, result.warped_images()[0])

@@ -16,14 +16,16 @@ from PIL import Image
 
 from cocosnet.data.errors import DataError
 from cocosnet.data.io import load_image, load_label, read_label_pixels
+from cocosnet.label_resize import resize_label
 from cocosnet.presets import ModelConfig
 from cocosnet.viz import ids_from_colours, label_palette
 
 Image.MAX_IMAGE_PIXELS = 64_000_000  # refuse decompression bombs early (PIL raises DecompressionBombError)
 
 
-def prepare_exemplar(source: Any, size: int, what: str = "exemplar") -> torch.Tensor:
-    """RGB photo -> float [3,size,size] in [-1,1] (BICUBIC resize, aspect not kept, as the official test path).
+def prepare_exemplar(source: Any, size: int | tuple[int, int], what: str = "exemplar") -> torch.Tensor:
+    """RGB photo -> float [3,size,size] (or [3,H,W] for size=(H, W)) in [-1,1] (BICUBIC resize, aspect not kept,
+    as the official test path).
 
     A tensor is taken as already prepared ([3,H,W] or [1,3,H,W] in [-1,1]); paths, PIL images and arrays are
     decoded by `cocosnet.data.io.load_image`.
@@ -32,8 +34,9 @@ def prepare_exemplar(source: Any, size: int, what: str = "exemplar") -> torch.Te
         t = source.squeeze(0) if source.dim() == 4 and source.shape[0] == 1 else source
         if t.dim() != 3 or t.shape[0] != 3:
             raise ValueError(f"{what} tensor must be [3,H,W] in [-1,1], got {tuple(source.shape)}")
-        if t.shape[-2:] != (size, size):
-            t = F.interpolate(t[None].float(), size=(size, size), mode="bicubic", align_corners=False)[0]
+        hw = (size, size) if isinstance(size, int) else tuple(size)
+        if t.shape[-2:] != hw:
+            t = F.interpolate(t[None].float(), size=hw, mode="bicubic", align_corners=False)[0]
         return t.float().clamp(-1, 1)
     if isinstance(source, (str, Path)) and not Path(source).is_file():
         raise FileNotFoundError(f"{what} not found: {source}")
@@ -72,10 +75,12 @@ def _load_dense(source: Any, cfg: ModelConfig, what: str) -> torch.Tensor:
     return source if isinstance(source, torch.Tensor) else torch.as_tensor(np.asarray(source))
 
 
-def prepare_semantic(source: Any, cfg: ModelConfig, what: str = "label map") -> torch.Tensor:
+def prepare_semantic(source: Any, cfg: ModelConfig, what: str = "label map",
+                     size: int | tuple[int, int] | None = None, keep_size: bool = False) -> torch.Tensor:
     """Semantic input for this preset: class ids long [1,size,size] (NEAREST resize; 255 -> don't-care where the
-    preset has one) or a dense map float [C,size,size] (.npy/.npz/.pt file, array or tensor; nearest-resized)."""
-    size = cfg.image_size
+    preset has one) or a dense map float [C,size,size] (.npy/.npz/.pt file, array or tensor; nearest-resized).
+    size: the preset's image_size unless given (int: square; (H, W)); keep_size: not resized at all."""
+    size = None if keep_size else (cfg.image_size if size is None else size)
     if cfg.label_nc:
         dontcare = 255 if cfg.dontcare_id >= 0 else None
         if isinstance(source, (str, Path)):
@@ -87,6 +92,15 @@ def prepare_semantic(source: Any, cfg: ModelConfig, what: str = "label map") -> 
     if t.dim() != 3 or t.shape[0] != cfg.semantic_nc:
         name = str(source) if isinstance(source, (str, Path)) else what
         raise ValueError(f"{name}: preset {cfg.name!r} takes a [{cfg.semantic_nc},H,W] map, got {tuple(t.shape)}")
-    if t.shape[-2:] != (size, size):
-        t = F.interpolate(t[None], size=(size, size), mode="nearest")[0]
-    return t
+    return t if size is None else resize_semantic(t, cfg, size)
+
+
+def resize_semantic(t: torch.Tensor, cfg: ModelConfig, size: int | tuple[int, int]) -> torch.Tensor:
+    """A prepared semantic input resized as `prepare_semantic` would have: class ids [1,H,W] with PIL's NEAREST
+    (`label_resize.resize_label`), dense maps [C,H,W] with torch's nearest."""
+    hw = (size, size) if isinstance(size, int) else tuple(size)
+    if tuple(t.shape[-2:]) == hw:
+        return t
+    if cfg.label_nc:
+        return torch.from_numpy(resize_label(t[0].numpy(), hw))[None]
+    return F.interpolate(t[None], size=hw, mode="nearest")[0]

@@ -5,22 +5,25 @@ Inference only: no training code is imported. Runs on CPU, CUDA or MPS; no `.cud
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from cocosnet.data.transforms import tensor_to_image
 from cocosnet.inference.fast_path import prepare_for_inference_
 from cocosnet.inference.inspection import inspect_features, missing_classes
-from cocosnet.inference.preprocess import prepare_exemplar, prepare_semantic
+from cocosnet.inference.preprocess import prepare_exemplar, prepare_semantic, resize_semantic
 from cocosnet.label_resize import resize_ids
 from cocosnet.memory import INFERENCE_MMAP_THRESHOLD, set_malloc_mmap_threshold
 from cocosnet.model import CoCosNet, checked_label_ids
 from cocosnet.nn.spectral import fold_spectral_norm_, unfold_state_dict
 from cocosnet.presets import ModelConfig, get_model_config
 from cocosnet.runtime import RUNTIME_FIELDS, RuntimeOptions, resolve_device, set_runtime, split_runtime_options
+from cocosnet.sizing import output_size, working_size
 from cocosnet.weights import (
     WEIGHTS_FILE,
     config_extra,
@@ -81,6 +84,23 @@ class Translation:
 
     def warped_images(self) -> list:
         return [tensor_to_image(t) for t in self.warped]
+
+    def resized(self, size: tuple[int, int]) -> Translation:
+        """Both images bicubic-resized to size (H, W), as the working size rounded to multiples of 32 is undone."""
+        def fit(t: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(t, size=size, mode="bicubic", align_corners=False).clamp(-1, 1)
+
+        def fit_map(t: torch.Tensor | None, per_axis: torch.Tensor | None = None) -> torch.Tensor | None:
+            if t is None:
+                return None
+            resized = F.interpolate(t, size=size, mode="bilinear", align_corners=False)
+            return resized if per_axis is None else resized * per_axis.view(1, 2, 1, 1).to(resized)
+
+        # the inspector's maps follow: confidence resized, flow resized and rescaled to the output's pixels (dx, dy)
+        scale = torch.tensor([size[1] / self.image.shape[-1], size[0] / self.image.shape[-2]])
+        return dataclasses.replace(self, image=fit(self.image), warped=fit(self.warped),
+                                   confidence=fit_map(self.confidence), flow=fit_map(self.flow, scale),
+                                   flow_argmax=fit_map(self.flow_argmax, scale))
 
 
 def inspected_translation(model: CoCosNet, semantic: torch.Tensor, exemplar: torch.Tensor,
@@ -185,8 +205,9 @@ class Translator:
         return save_native(folder, state, native_config(self.cfg, **self.extra), dtype)
 
     # ------------------------------------------------------------------------------------------- translation
-    def prepare_semantic(self, source: Any, what: str = "label map") -> torch.Tensor:
-        return prepare_semantic(source, self.cfg, what)
+    def prepare_semantic(self, source: Any, what: str = "label map", size: int | tuple[int, int] | None = None,
+                         keep_size: bool = False) -> torch.Tensor:
+        return prepare_semantic(source, self.cfg, what, size, keep_size)
 
     def prepare_exemplar(self, source: Any) -> torch.Tensor:
         return prepare_exemplar(source, self.cfg.image_size, "exemplar")
@@ -194,13 +215,17 @@ class Translator:
     def _batch(self, items: Any, fn, n: int | None = None) -> torch.Tensor:
         """One input or a list -> batched tensor on the device. A 4-D tensor is a batch whatever its size B (a
         [1,1,H,W] class-id map as well as a [1,C,H,W] dense map): it passes through per item."""
+        return torch.stack(self._items(items, fn, n)).to(self.device)
+
+    @staticmethod
+    def _items(items: Any, fn, n: int | None = None) -> list[torch.Tensor]:
         if isinstance(items, torch.Tensor) and items.dim() == 4:
             items = list(items)
         if not _is_batch(items):
             items = [items]
         if n is not None and len(items) == 1 and n > 1:
             items = list(items) * n
-        return torch.stack([fn(x) for x in items]).to(self.device)
+        return [fn(x) for x in items]
 
     @torch.inference_mode()
     def translate(
@@ -209,14 +234,27 @@ class Translator:
         exemplar: Any,
         exemplar_semantic: Any | None = None,
         inspect: bool = False,
+        size: int | tuple[int, int] | None = None,
     ) -> Translation:
         """semantic: the input x_A (label PNG path / ids / dense map; a list for a batch); exemplar: photo y_B (path,
         PIL, uint8 array, or [3,H,W] tensor in [-1,1]; one exemplar is shared by a batch); exemplar_semantic: the
         exemplar's label map (needed by maskmix presets: ade20k, celebahq_*, landscapes). inspect: also the
-        match confidence, the flow and the missing classes (the same image)."""
-        sem = self._batch(semantic, lambda x: self.prepare_semantic(x, "label map"))
+        match confidence, the flow and the missing classes (the same image).
+
+        size: the output size (`cocosnet.sizing`): None keeps the input's aspect ratio with its short
+        side at the preset's image_size (a square input: exactly image_size²); N sets that short side; (H, W) the
+        size outright. The networks run at it rounded to multiples of 32; the exemplar and its label map are
+        resized to that working size (aspect not kept, as the official test path), the output back to `size`."""
+        native = self._items(semantic, lambda x: self.prepare_semantic(x, "label map", keep_size=True))
+        sizes = {output_size(tuple(t.shape[-2:]), self.cfg.image_size, size) for t in native}
+        if len(sizes) > 1:
+            raise ValueError(f"the semantic inputs of a batch give different output sizes {sorted(sizes)}: give "
+                             f"them one aspect ratio, or size=(H, W)")
+        out_hw = sizes.pop()
+        work = working_size(out_hw)
+        sem = torch.stack([resize_semantic(t, self.cfg, work) for t in native]).to(self.device)
         n = sem.shape[0]
-        ex = self._batch(exemplar, self.prepare_exemplar, n)
+        ex = self._batch(exemplar, lambda x: prepare_exemplar(x, work, "exemplar"), n)
         if ex.shape[0] != n:
             raise ValueError(f"{n} semantic inputs but {ex.shape[0]} exemplars")
         cfg = self.cfg
@@ -225,8 +263,10 @@ class Translator:
                              f"--exemplar-label): its correspondence concatenates both label maps (maskmix)")
         ex_sem = None
         if exemplar_semantic is not None:
-            ex_sem = self._batch(exemplar_semantic, lambda x: self.prepare_semantic(x, "exemplar label map"), n)
-        return self.forward_tensors(sem, ex, ex_sem, inspect=inspect)
+            ex_sem = self._batch(exemplar_semantic,
+                                 lambda x: self.prepare_semantic(x, "exemplar label map", size=work), n)
+        out = self.forward_tensors(sem, ex, ex_sem, inspect=inspect)
+        return out if work == out_hw else out.resized(out_hw)
 
     @torch.inference_mode()
     def forward_tensors(
