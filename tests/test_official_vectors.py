@@ -1,6 +1,7 @@
 """Our networks with the official keys reproduce the official implementation's tensors (reference vectors)."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -82,3 +83,37 @@ def test_translator_path_matches_official_image(official_dir, recipe):
     for key, got in (("fake_image", out.image), ("warp_out", out.warped)):
         err = (got - expected[key]).abs().max().item()
         assert err <= 1e-4, f"{key}: max |diff| {err:.3g} > 1e-4"
+
+
+NONSQUARE = Path(__file__).parent / "fixtures" / "official_nonsquare" / "expected.pt"
+
+
+def _widened_celebahqedge_inputs(official_dir):
+    """The shared 128² inputs widened to 128x192 as scripts/official_vectors_nonsquare.py made the fixture."""
+    inputs, _ = _vectors(official_dir, "celebahqedge")
+    return {k: torch.cat([v, v[..., :64]], -1) for k, v in inputs.items()}
+
+
+@pytest.mark.parametrize("warp_impl", ["auto", "dense"])
+def test_matches_official_outputs_at_a_non_square_size(official_dir, recipe, warp_impl):
+    """128x192 (the official code run with aspect_ratio 1.5, tests/fixtures/official_nonsquare/README.md)."""
+    model = _load(official_dir, recipe, "celebahqedge", "celebahq_edge", 128, RuntimeOptions(warp_impl=warp_impl))
+    inputs = _widened_celebahqedge_inputs(official_dir)
+    expected = torch.load(NONSQUARE, weights_only=True)
+    with torch.inference_mode():
+        out = model(model.encode(inputs["label"]), inputs["ref"], model.encode(inputs["label_ref"]))
+    assert out.image.shape == (1, 3, 128, 192)
+    _assert_matches(out, expected)
+
+
+def test_translator_at_a_non_square_size_matches_official_image(official_dir, recipe):
+    """The Translator keeps a 128x192 input's size (no square resize) and gives the official image."""
+    from cocosnet.inference import Translator
+
+    model = _load(official_dir, recipe, "celebahqedge", "celebahq_edge", 128)
+    inputs = _widened_celebahqedge_inputs(official_dir)
+    expected = torch.load(NONSQUARE, weights_only=True)
+    out = Translator(model, device="cpu").translate(inputs["label"][0], inputs["ref"][0], inputs["label_ref"][0])
+    assert out.image.shape == (1, 3, 128, 192)
+    err = (out.image - expected["fake_image"]).abs().max().item()
+    assert err <= 1e-4, f"max |diff| {err:.3g}"
