@@ -1,8 +1,6 @@
 """The painter on a non-square canvas in headless Chromium: pick a 3:2 canvas, paint past the square, translate
 (the output is the canvas' size), save; Load a portrait label map (its aspect ratio kept) and undo back."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -10,28 +8,22 @@ from PIL import Image
 from ..conftest import missing, require_module
 
 require_module("fastapi")
-sync_api = require_module("playwright.sync_api")
+require_module("playwright.sync_api")
 
-from cocosnet.app import BackgroundServer, create_app, load_gallery  # noqa: E402
+from cocosnet.app import create_app, load_gallery  # noqa: E402
 from cocosnet.inference import Translator  # noqa: E402
 from cocosnet.label_resize import resize_label  # noqa: E402
 
-from ..helpers.browser import CHROMIUM, choose, drag, launch, open_page  # noqa: E402
+from ..helpers.browser import choose, drag, served_page  # noqa: E402
 
 SKY, GRASS, WATER = 6, 7, 3
 
 
 @pytest.fixture(scope="module")
 def page(tiny_checkpoint, gallery_dir):
-    if not Path(CHROMIUM).exists():
-        missing("Debian's chromium is not installed (scripts/setup.sh installs it)")
     translator = Translator.from_pretrained(tiny_checkpoint, device="cpu")  # a 64² model
-    app = create_app(translator, load_gallery(gallery_dir, translator.cfg))
-    with BackgroundServer(app) as url, sync_api.sync_playwright() as p:
-        browser = launch(p)
-        page = open_page(browser, url)
+    with served_page(create_app(translator, load_gallery(gallery_dir, translator.cfg)), missing) as page:
         yield page
-        browser.close()
 
 
 def painter_ids(page) -> np.ndarray:
@@ -97,4 +89,16 @@ def test_painting_translating_and_loading_at_non_square_sizes(page, tmp_path):
     # undo: back to the 3:2 painting, size and all
     page.locator("#painter [data-action=undo]").click()
     assert np.array_equal(painter_ids(page), painted) and page.locator("#painter-size").input_value() == "96x64"
+
+    # the editor's Open photo + Open label keep the label map's aspect ratio too (the photo stretched under it)
+    page.locator("#tab-editor").click()
+    photo = np.random.default_rng(0).integers(0, 256, (250, 100, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    page.locator("#editor-photo-file").set_input_files(str(tmp_path / "photo.png"))
+    page.wait_for_selector("footer:has-text('Now open the photo')")
+    page.locator("#editor-label-file").set_input_files(str(tmp_path / "portrait.png"))
+    page.wait_for_selector("footer:has-text('Photo and labels loaded')")
+    assert page.evaluate("() => [window.cocosnet.editor.width, window.cocosnet.editor.height]") == [64, 160]
+    box = page.locator("#editor-canvas").bounding_box()
+    assert abs(box["width"] / box["height"] - 0.4) < 0.02
     assert not page.errors, page.errors
