@@ -7,6 +7,8 @@ flags keep it from opening connections of its own (they are refused on a closed 
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
+from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -53,3 +55,21 @@ def open_page(browser, url: str):
     page.wait_for_selector("body[data-ready=true]", timeout=30_000)
     page.url_root = url
     return page
+
+
+@contextmanager
+def served_page(app, missing):
+    """`app` served in the background and a ready page on it (`open_page`); `missing(reason)` when Debian's
+    chromium is absent."""
+    from playwright.sync_api import sync_playwright
+
+    from cocosnet.app import BackgroundServer
+
+    if not Path(CHROMIUM).exists():
+        missing("Debian's chromium is not installed (scripts/setup.sh installs it)")
+    with BackgroundServer(app) as url, sync_playwright() as p:
+        browser = launch(p)
+        try:
+            yield open_page(browser, url)
+        finally:
+            browser.close()

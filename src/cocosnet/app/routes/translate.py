@@ -1,5 +1,6 @@
-"""Translation: a label map checked and brought to the model's resolution (the painter's Load), and a label map
-translated with an exemplar (uploaded, a gallery item by id, or the best retrieved one) behind the queue."""
+"""Translation: a label map checked and brought to the model's resolution at its own aspect ratio (the painter's
+Load), and a label map translated with an exemplar (uploaded, a gallery item by id, or the best retrieved one)
+behind the queue."""
 
 from __future__ import annotations
 
@@ -14,15 +15,23 @@ from cocosnet.app.inspector import inspection_fields
 from cocosnet.app.schemas import LabelRequest, LabelResponse, TranslateRequest, TranslateResponse, errors
 from cocosnet.app.state import AppState, State
 from cocosnet.label_resize import resize_label
+from cocosnet.sizing import output_size, working_size
 
 router = APIRouter(tags=["api"])
 
 
 @router.post("/api/label", response_model=LabelResponse, responses=errors(413, 422))
 async def prepare_label(req: LabelRequest, state: State):
-    """Check a label map against the classes and bring it to the model's resolution (the painter's Load)."""
+    """Check a label map against the classes and bring it to the size /api/translate gives it (the painter's Load):
+    its aspect ratio kept, its short side at the model's image_size (a square one: image_size²)."""
     def work():
-        ids = resize_label(state.label(req.label, "label"), state.cfg.image_size)
+        sem = state.label(req.label, "label")
+        try:
+            hw = output_size(sem.shape, state.cfg.image_size)
+            working_size(hw)
+        except ValueError as exc:
+            raise InputError(422, f"label: {exc}") from exc
+        ids = resize_label(sem, hw)
         return LabelResponse(label=encode_png(ids_image(ids)), classes_present=np.unique(ids).tolist())
 
     return await state.queue.run(work, slot=False)  # a place in the queue before any decoding

@@ -114,16 +114,32 @@ function blobToBase64(blob) {
 }
 
 // Class ids from a single-channel PNG (the server's label format): draw it without colour management.
-async function decodeIdsPNG(blob, size) {
+// At width x height (height defaults to width); with no width, at the PNG's own size (see decodeIdsPNGSized).
+async function decodeIdsPNG(blob, width, height = width) {
+  return (await decodeIdsPNGSized(blob, width, height)).ids;
+}
+
+async function decodeIdsPNGSized(blob, width, height) {
   const bitmap = await createImageBitmap(blob, {colorSpaceConversion: "none", premultiplyAlpha: "none"});
-  const canvas = new OffscreenCanvas(size, size);
+  const w = width || bitmap.width, h = height || bitmap.height;
+  const canvas = new OffscreenCanvas(w, h);
   const ctx = canvas.getContext("2d");
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(bitmap, 0, 0, size, size);
-  const rgba = ctx.getImageData(0, 0, size, size).data;
-  const ids = new Uint8Array(size * size);
+  ctx.drawImage(bitmap, 0, 0, w, h);
+  const rgba = ctx.getImageData(0, 0, w, h).data;
+  const ids = new Uint8Array(w * h);
   for (let i = 0; i < ids.length; i++) ids[i] = rgba[4 * i];
-  return ids;
+  return {ids, width: w, height: h};
+}
+
+// Nearest resize of a class-id map (a pixel takes the id under its centre), for a change of canvas size.
+function resizeIds(ids, w0, h0, w1, h1) {
+  const out = new Uint8Array(w1 * h1);
+  for (let y = 0; y < h1; y++) {
+    const sy = Math.min(h0 - 1, Math.floor((y + 0.5) * h0 / h1));
+    for (let x = 0; x < w1; x++) out[y * w1 + x] = ids[sy * w0 + Math.min(w0 - 1, Math.floor((x + 0.5) * w0 / w1))];
+  }
+  return out;
 }
 
 function b64ToBlob(b64) {  // (fetching a data: URL would need connect-src data: in the page's CSP)
@@ -162,12 +178,9 @@ function download(href, name) {
 class LabelCanvas {
   constructor(canvas, size, palette) {
     this.canvas = canvas;
-    this.size = size;
     this.palette = palette;  // [[r,g,b], ...]
-    canvas.width = canvas.height = size;
     this.ctx = canvas.getContext("2d");
-    this.image = this.ctx.createImageData(size, size);
-    this.ids = new Uint8Array(size * size);
+    this.shape(size, size, new Uint8Array(size * size));
     this.undoStack = [];
     this.redoStack = [];
     this.current = 1;
@@ -186,10 +199,22 @@ class LabelCanvas {
     this.render();
   }
 
+  // width x height of the map (any aspect ratio); the canvas' frame takes its aspect ratio.
+  shape(width, height, ids) {
+    this.width = this.canvas.width = width;
+    this.height = this.canvas.height = height;
+    this.size = Math.min(width, height);  // the short side: the brush's scale
+    this.image = this.ctx.createImageData(width, height);
+    this.ids = ids;
+    const frame = this.canvas.parentElement.style;  // a portrait map is narrower, not taller than the page
+    frame.aspectRatio = `${width} / ${height}`;
+    frame.maxWidth = `${Math.round(512 * Math.min(1, width / height))}px`;
+  }
+
   // A circle of the brush's diameter in screen pixels, centred on the pointer (none for the fill tool).
   showPreview(e) {
     const r = this.canvas.getBoundingClientRect(), wrap = this.canvas.parentElement.getBoundingClientRect();
-    const diameter = this.brush * r.width / this.size;
+    const diameter = this.brush * r.width / this.width;
     Object.assign(this.preview.style, {
       width: `${diameter}px`, height: `${diameter}px`,
       left: `${e.clientX - wrap.left - this.canvas.parentElement.clientLeft}px`,
@@ -200,8 +225,8 @@ class LabelCanvas {
 
   point(e) {
     const r = this.canvas.getBoundingClientRect();
-    return [Math.floor((e.clientX - r.left) * this.size / r.width),
-      Math.floor((e.clientY - r.top) * this.size / r.height)];
+    return [Math.floor((e.clientX - r.left) * this.width / r.width),
+      Math.floor((e.clientY - r.top) * this.height / r.height)];
   }
 
   down(e) {
@@ -210,7 +235,7 @@ class LabelCanvas {
     document.activeElement?.blur?.();  // drop it, so Ctrl+Z / Ctrl+Y go to the canvas, the last thing touched
     const [x, y] = this.point(e);
     if (this.tool === "fill") {
-      if (this.ids[y * this.size + x] !== this.current) { this.snapshot(); this.fill(x, y, this.current); this.changed(); }
+      if (this.ids[y * this.width + x] !== this.current) { this.snapshot(); this.fill(x, y, this.current); this.changed(); }
       return;
     }
     this.canvas.setPointerCapture(e.pointerId);
@@ -234,10 +259,11 @@ class LabelCanvas {
 
   // A round brush along the segment: every pixel centre within brush/2 of it takes the class (no antialiasing).
   stroke(x0, y0, x1, y1) {
-    const r = this.brush / 2, n = this.size, id = this.current;
+    const r = this.brush / 2, n = this.width, id = this.current;
     const dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
     const xmin = Math.max(0, Math.floor(Math.min(x0, x1) - r)), xmax = Math.min(n - 1, Math.ceil(Math.max(x0, x1) + r));
-    const ymin = Math.max(0, Math.floor(Math.min(y0, y1) - r)), ymax = Math.min(n - 1, Math.ceil(Math.max(y0, y1) + r));
+    const ymin = Math.max(0, Math.floor(Math.min(y0, y1) - r));
+    const ymax = Math.min(this.height - 1, Math.ceil(Math.max(y0, y1) + r));
     const r2 = Math.max(r * r, 0.25);
     for (let y = ymin; y <= ymax; y++) {
       for (let x = xmin; x <= xmax; x++) {
@@ -251,7 +277,7 @@ class LabelCanvas {
 
   // 4-connected flood fill of the region under (x, y).
   fill(x, y, id) {
-    const n = this.size, ids = this.ids, target = ids[y * n + x];
+    const n = this.width, ids = this.ids, target = ids[y * n + x];
     if (target === id) return;
     const stack = [y * n + x];
     ids[y * n + x] = id;
@@ -260,13 +286,13 @@ class LabelCanvas {
       if (px > 0 && ids[p - 1] === target) { ids[p - 1] = id; stack.push(p - 1); }
       if (px < n - 1 && ids[p + 1] === target) { ids[p + 1] = id; stack.push(p + 1); }
       if (p >= n && ids[p - n] === target) { ids[p - n] = id; stack.push(p - n); }
-      if (p < n * (n - 1) && ids[p + n] === target) { ids[p + n] = id; stack.push(p + n); }
+      if (p < n * (this.height - 1) && ids[p + n] === target) { ids[p + n] = id; stack.push(p + n); }
     }
     this.render();
   }
 
-  render(x0 = 0, y0 = 0, x1 = this.size - 1, y1 = this.size - 1) {
-    const d = this.image.data, n = this.size;
+  render(x0 = 0, y0 = 0, x1 = this.width - 1, y1 = this.height - 1) {
+    const d = this.image.data, n = this.width;
     for (let y = y0; y <= y1; y++) {
       for (let x = x0; x <= x1; x++) {
         const p = y * n + x, c = this.palette[this.ids[p]] || [0, 0, 0];
@@ -276,8 +302,9 @@ class LabelCanvas {
     this.ctx.putImageData(this.image, 0, 0, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
   }
 
+  // A history entry: the ids with the size they were painted at (a size change is undoable too).
   snapshot() {
-    this.undoStack.push(this.ids.slice());
+    this.undoStack.push(this.entry(this.ids.slice()));
     if (this.undoStack.length > HISTORY) this.undoStack.shift();
     this.redoStack = [];
   }
@@ -290,24 +317,40 @@ class LabelCanvas {
 
   redo() { this.swap(this.redoStack, this.undoStack); }
 
+  entry(ids) {
+    ids.width = this.width;
+    ids.height = this.height;
+    return ids;
+  }
+
   swap(from, to) {
     if (!from.length) return;
-    to.push(this.ids);
-    this.ids = from.pop();
+    to.push(this.entry(this.ids));
+    const ids = from.pop();
+    if (ids.width === this.width && ids.height === this.height) this.ids = ids;
+    else this.shape(ids.width, ids.height, ids);
     this.render();
     this.changed();
   }
 
-  // Replace the whole map (Clean, Load); undoable.
-  set(ids) {
+  // Replace the whole map (Clean, Load), at width x height when given (a loaded map's own size); undoable.
+  set(ids, width = this.width, height = this.height) {
     this.snapshot();
-    this.ids = ids.slice();
+    if (width === this.width && height === this.height) this.ids = ids.slice();
+    else this.shape(width, height, ids.slice());
     this.render();
     this.changed();
+  }
+
+  // The painting stretched to a new size (nearest, so the ids stay ids); undoable.
+  resize(width, height) {
+    if (width !== this.width || height !== this.height) {
+      this.set(resizeIds(this.ids, this.width, this.height, width, height), width, height);
+    }
   }
 
   png() {
-    return encodeIdsPNG(this.ids, this.size, this.size);
+    return encodeIdsPNG(this.ids, this.width, this.height);
   }
 }
 
@@ -356,7 +399,8 @@ function buildTools(container, painter, classes, {cleanLabel, onClean, saveName}
     if (!file) return;
     status(`Loading ${file.name}…`, "working");
     try {
-      painter.set((await loadLabelFile(file, painter.size)).ids);
+      const loaded = await loadLabelFile(file);
+      painter.set(loaded.ids, loaded.width, loaded.height);
       status(`Loaded ${file.name}.`);
     } catch (err) {
       status(err.message, "error");
@@ -372,11 +416,38 @@ function buildTools(container, painter, classes, {cleanLabel, onClean, saveName}
   return refresh;
 }
 
-// A user's label PNG, checked by the server (class range, size) and returned as ids at the model's size.
-async function loadLabelFile(file, size) {
+// A user's label PNG, checked by the server (class range, size) and returned as ids at the model's resolution,
+// its aspect ratio kept: {ids, width, height, b64}.
+async function loadLabelFile(file) {
   const label = await blobToBase64(file);
   const answer = await api("/api/label", {label});
-  return {ids: await decodeIdsPNG(b64ToBlob(answer.label), size), b64: answer.label};
+  return {...await decodeIdsPNGSized(b64ToBlob(answer.label)), b64: answer.label};
+}
+
+// The painter's canvas size: a few aspect ratios at the model's short side (what /api/translate gives back), and
+// a loaded label map's own size. Changing it stretches the painting (undoable).
+const ASPECTS = [[1, 1, "square"], [3, 2, "landscape"], [2, 3, "portrait"], [2, 1, "wide"], [1, 2, "tall"]];
+
+function canvasSizes(select, painter, short) {
+  const key = (w, h) => `${w}x${h}`;
+  const add = (w, h, name) => {
+    const o = new Option(`${w}×${h} (${name})`, key(w, h));
+    select.add(o);
+    return o;
+  };
+  for (const [a, b, name] of ASPECTS) add(Math.round(short * Math.max(1, a / b)), Math.round(short * Math.max(1, b / a)), name);
+  select.value = key(painter.width, painter.height);
+  select.addEventListener("change", () => {
+    const [w, h] = select.value.split("x").map(Number);
+    painter.resize(w, h);
+  });
+  const previous = painter.onchange;
+  painter.onchange = () => {  // a Load or an undo may bring another size
+    previous();
+    const k = key(painter.width, painter.height);
+    if (![...select.options].some((o) => o.value === k)) add(painter.width, painter.height, "loaded");
+    select.value = k;
+  };
 }
 
 // ----------------------------------------------------------------------------------------------- the app
@@ -427,7 +498,6 @@ async function main() {
   // ------------------------------------------------------------------------------------------- painter
   const painter = new LabelCanvas($("painter-canvas"), size, palette);
   cocosnet.painter = cocosnet.active = painter;
-  const blank = new Uint8Array(size * size);
   // start from a horizon (sky over grass) when the classes have them; Clean gives the empty (id 0) map
   const sky = info.classes.findIndex((c) => c.name === "sky"), grass = info.classes.findIndex((c) => c.name === "grass");
   if (sky > 0 && grass > 0) {
@@ -436,8 +506,10 @@ async function main() {
     painter.render();
   }
   buildTools(document.querySelector("#painter [data-tools]"), painter, info.classes, {
-    cleanLabel: "Clean", saveName: "painting.png", onClean: () => painter.set(blank),
+    cleanLabel: "Clean", saveName: "painting.png",
+    onClean: () => painter.set(new Uint8Array(painter.width * painter.height)),
   });
+  canvasSizes($("painter-size"), painter, size);
   let reference = null;  // {id} for a gallery item, or {image, label} base64 uploads
   cocosnet.reference = () => reference;
 
@@ -466,18 +538,19 @@ async function main() {
     if (!file) return;
     if (!reference || reference.id) { status("Open the reference photo first.", "error"); return; }
     try {
-      const {ids, b64} = await loadLabelFile(file, size);
+      const {ids, width, height, b64} = await loadLabelFile(file);
       reference.label = b64;
-      $("ref-label").src = colourURL(ids);
+      $("ref-label").src = colourURL(ids, width, height);
       status("Reference photo and labels set.");
     } catch (err) {
       status(err.message, "error");
     }
   });
-  function colourURL(ids) {
+  function colourURL(ids, width, height) {
     const c = document.createElement("canvas");
-    c.width = c.height = size;
-    const ctx = c.getContext("2d"), img = ctx.createImageData(size, size);
+    c.width = width;
+    c.height = height;
+    const ctx = c.getContext("2d"), img = ctx.createImageData(width, height);
     for (let p = 0; p < ids.length; p++) img.data.set([...palette[ids[p]], 255], 4 * p);
     ctx.putImageData(img, 0, 0);
     return c.toDataURL();
@@ -523,7 +596,7 @@ async function main() {
   cocosnet.original = () => original;
   buildTools(document.querySelector("#editor [data-tools]"), editor, info.classes, {
     cleanLabel: "Revert", saveName: "edited-labels.png",
-    onClean: () => { if (original) editor.set(original.ids); },
+    onClean: () => { if (original) editor.set(original.ids, original.width, original.height); },
   });
   const opacity = $("editor-opacity");
   const setOpacity = () => { editor.canvas.style.opacity = String(opacity.value / 100); };
@@ -531,13 +604,13 @@ async function main() {
   setOpacity();
   $("feather").addEventListener("input", () => { $("feather-value").textContent = $("feather").value; });
 
-  async function openOriginal(source, photoURL, ids) {
-    original = {...source, ids};
+  async function openOriginal(source, photoURL, ids, width = size, height = size) {
+    original = {...source, ids, width, height};
     $("editor-photo").src = photoURL;
     $("editor-original").src = photoURL;
     showImage($("editor-output"), null);
     editor.undoStack = [];
-    editor.set(ids);
+    editor.set(ids, width, height);
     editor.undoStack = [];
     editor.onchange();
   }
@@ -561,8 +634,8 @@ async function main() {
     if (!file) return;
     if (!pendingPhoto) { status("Open the photo first.", "error"); return; }
     try {
-      const {ids, b64} = await loadLabelFile(file, size);
-      await openOriginal({image: pendingPhoto.image, label: b64}, pendingPhoto.url, ids);
+      const {ids, width, height, b64} = await loadLabelFile(file);
+      await openOriginal({image: pendingPhoto.image, label: b64}, pendingPhoto.url, ids, width, height);
       status("Photo and labels loaded: edit the labels, then Synthesis.");
     } catch (err) {
       status(err.message, "error");
