@@ -41,6 +41,27 @@ def tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def write_official_layout(folder: Path, preset: str, flags: list[str]) -> Path:
+    """latest_net_G.pth (DataParallel's `module.` prefix, as the released files), _Corr.pth, _D.pth of a
+    randomly initialised model at the widths `flags` set (the full official widths cost ~1.8 GB a checkpoint)."""
+    import torch
+
+    from cocosnet.discriminator import MultiscaleDiscriminator
+    from cocosnet.model import CoCosNet
+    from cocosnet.presets import get_model_config
+
+    sizes = dict(flag.split("=") for flag in flags if "=" in flag)
+    cfg = get_model_config(preset, image_size=int(flags[flags.index("--image-size") + 1]),
+                           **{k: int(v) for k, v in sizes.items()})
+    torch.manual_seed(3)
+    model, d = CoCosNet(cfg), MultiscaleDiscriminator(cfg)
+    folder.mkdir()
+    torch.save({f"module.{k}": v for k, v in model.generator.state_dict().items()}, folder / "latest_net_G.pth")
+    torch.save(model.correspondence.state_dict(), folder / "latest_net_Corr.pth")
+    torch.save(d.state_dict(), folder / "latest_net_D.pth")
+    return folder
+
+
 def test_face_folder_becomes_a_celebahq_edge_data_set_with_skips_named(photos, tmp_path, capsys):
     out = tmp_path / "faces"
     assert main(["prepare-dataset", "--task", "face", "--photos", str(photos), "--out", str(out),
@@ -65,10 +86,15 @@ def test_face_folder_becomes_a_celebahq_edge_data_set_with_skips_named(photos, t
     manifest = json.loads((out / "prepare_dataset.json").read_text())
     assert manifest["ids"]["coffee.png"] == 0 and manifest["ids"]["thumb.png"] == 7  # sorted order of the photos
 
+    # two steps on it from official-layout weights (latest_net_G/Corr/D.pth, the authors' key layout at these widths)
+    official = write_official_layout(tmp_path / "official", "celebahq_edge", TINY_MODEL)
     run = tmp_path / "run"
     assert main(["train", "--preset", "celebahq_edge", "--data", str(out), *TINY_MODEL, "--vgg", "random",
-                 "--batch-size", "2", "--max-steps", "1", "--no-progress", "--out", str(run)]) == 0
-    assert "data celebahq_edge (3 samples)" in capsys.readouterr().out
+                 "--batch-size", "2", "--max-steps", "2", "--no-progress", "--init-official", str(official),
+                 "--out", str(run)]) == 0
+    text = capsys.readouterr().out
+    assert "data celebahq_edge (3 samples)" in text and "2 steps (max_steps)" in text
+    assert all(f"--init-official: {part} from" in text for part in ("generator", "correspondence", "discriminator"))
     ev = tmp_path / "eval"
     assert main(["evaluate", "--checkpoint", str(run / "model"), "--data", str(out), "--metrics", "swd",
                  "--no-progress", "--out", str(ev), "--format", "none"]) == 0
