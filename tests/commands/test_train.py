@@ -278,3 +278,18 @@ def test_one_data_rule_for_train_and_evaluate(tmp_path, capsys):
                  "--out", str(tmp_path / "run")]) == 2
     assert f"the landscapes are generated, not read from {folder}: use --data landscapes" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_train_on_landscapes_checks_health_on_the_val_scenes(tmp_path, capsys):
+    from cocosnet.commands.train import build_heldout_dataset
+    from cocosnet.presets import get_preset
+
+    preset = get_preset("tiny")
+    train = build_dataset("landscapes", None, "train", size=64, length=8)
+    held, why_not = build_heldout_dataset("landscapes", "landscapes", 64, preset, 0, train, 2)
+    assert why_not is None and held.split == "val" and len(held) == 2
+    assert {held[i]["key"] for i in range(2)}.isdisjoint(train[i]["key"] for i in range(8))
+    out = tmp_path / "run"
+    assert main(["train", *COMMON, "--time-limit", "1e-9", "--health-every", "1", "--health-batch", "2",
+                 "--out", str(out)]) == 0  # stops before its first step: the line comes when the run starts
+    assert "health checks: fixed batch of 2 held-out samples of the val split" in capsys.readouterr().err

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from PIL import Image
 
 from cocosnet.cli import main
+from cocosnet.commands.train import build_heldout_dataset
 from cocosnet.data import build_dataset
+from cocosnet.data.landscapes import make_scene
 from cocosnet.discriminator import MultiscaleDiscriminator
 from cocosnet.inference import default_checkpoint
 from cocosnet.model import CoCosNet
-from cocosnet.presets import ModelConfig, get_model_config
+from cocosnet.presets import ModelConfig, get_model_config, get_preset
+from cocosnet.training import TrainConfig, Trainer
 from cocosnet.training import checkpoint as ckpt
 from cocosnet.training.health import LossWatch, diagnose, match_statistics, measure
 from cocosnet.weights import load_native_state, read_native_config
@@ -108,3 +113,55 @@ def test_stop_on_collapse_saves_and_exits_3(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "health warning (uniform_match): correspondence collapsed to a uniform match at step 1" in err
     assert ckpt.read_training_state(ckpt.latest_checkpoint(out))["step"] == 1
+
+
+def _folder_data(root, splits: dict[str, int]):
+    """A folder data set of landscape scenes: images/<split>/<split>N.png (or images/ when split is "") + labels/."""
+    for split, n in splits.items():
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels").mkdir(exist_ok=True)
+        for i in range(n):
+            ids, photo = make_scene(40 + 10 * len(split) + i, 64, ("lake", "coast", "valley")[i % 3])
+            Image.fromarray(photo).save(root / "images" / split / f"{split or 'all'}{i}.png")
+            Image.fromarray(ids.astype(np.uint8)).save(root / "labels" / f"{split or 'all'}{i}.png")
+    return root
+
+
+def _health_trainer(vgg):
+    """A tiny trainer whose fit() stops before its first step (a zero time limit): the health batch is chosen,
+    no training step is paid for."""
+    tc = TrainConfig(batch_size=2, time_limit_min=1e-9, health_every=1, health_batch=2, progress=False)
+    return get_preset("tiny"), Trainer(get_preset("tiny"), tc, vgg)
+
+
+def test_the_health_batch_is_drawn_from_the_val_split(tmp_path, capsys, vgg):
+
+    root = _folder_data(tmp_path / "data", {"train": 4, "val": 3})
+    train = build_dataset("folder", root, "train", crop_size=64, label_nc=10)
+    preset, trainer = _health_trainer(vgg)
+    held, why_not = build_heldout_dataset("folder", str(root), 64, preset, 0, train, 2, label_nc=10)
+    assert why_not is None and held.keys == [f"images/val/val{i}.png" for i in range(3)]
+    trainer.fit(train, tmp_path / "run", health_data=held)
+    assert "health checks: fixed batch of 2 held-out samples of the val split" in capsys.readouterr().err
+    rng = torch.get_rng_state()
+    real = trainer.health_batch()["real"]
+    assert torch.equal(torch.get_rng_state(), rng)
+    expected = torch.stack([held[0]["image"], held[2]["image"]])  # evenly spaced: the first and the last
+    assert torch.equal(real, expected)
+    assert not any(torch.equal(real[0], train[i]["image"]) for i in range(len(train)))
+
+
+def test_without_a_val_split_the_health_batch_is_training_samples_and_says_so(tmp_path, capsys, vgg):
+
+    root = _folder_data(tmp_path / "data", {"": 4})  # images/ only: every split reads the same images
+    train = build_dataset("folder", root, "train", crop_size=64, label_nc=10)
+    preset, trainer = _health_trainer(vgg)
+    held, why_not = build_heldout_dataset("folder", str(root), 64, preset, 0, train, 2, label_nc=10)
+    assert held is None and "its val split is the training images" in why_not
+    missing = build_heldout_dataset("folder", str(_folder_data(tmp_path / "only_train", {"train": 2})), 64, preset,
+                                    0, train, 2, label_nc=10)
+    assert missing[0] is None and missing[1].startswith("no val split")
+    trainer.fit(train, tmp_path / "run")
+    assert "health checks: no held-out split given; measuring fixed training samples" in capsys.readouterr().err
+    batch = trainer.health_batch()
+    assert batch["real"].shape[0] == 2 and batch["self_ref"].shape == (2,)

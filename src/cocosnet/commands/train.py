@@ -89,6 +89,24 @@ def build_training_dataset(name: str, data: str, image_size: int, preset: Any, s
     return build_dataset(name, data, "train", crop_size=image_size, seed=seed, **probs)
 
 
+def build_heldout_dataset(name: str, data: str, image_size: int, preset: Any, seed: int, train_set: Any,
+                          samples: int, **opts: Any) -> tuple[Any | None, str | None]:
+    """The val split the health checks draw their fixed batch from: (data set, None), or (None, why not) when the
+    data set has no val split apart from its training images. `opts`: more constructor options (label_nc, ...)."""
+    from cocosnet.data import DataError, build_dataset
+
+    if name == "landscapes":  # other scene seeds than training's (landscapes.scene_seeds)
+        return build_dataset("landscapes", None, "val", size=image_size, length=samples, seed=seed), None
+    try:
+        held_out = build_dataset(name, data, "val", crop_size=image_size, seed=seed, **preset.sampling.to_dict(),
+                                 **opts)
+    except DataError as exc:
+        return None, f"no val split ({exc})"
+    if set(held_out.keys) & set(train_set.keys):  # e.g. a folder data set without images/val/
+        return None, "its val split is the training images (give it images/val/ and images/train/)"
+    return held_out, None
+
+
 def run(args: argparse.Namespace) -> int:
     from cocosnet.commands.config_flags import dataclass_from_args
     from cocosnet.data import data_folder
@@ -131,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
         workers = args.num_workers if args.num_workers is not None else (2 if device.type == "cuda" else 0)
         tc = dataclass_from_args(TrainConfig, args, num_workers=workers)
         trainer = Trainer(preset, tc, vgg, device=device, runtime=runtime)
+        held_out, why_not = build_heldout_dataset(dataset_name, args.data, cfg.image_size, preset, args.seed,
+                                                  dataset, tc.health_batch) if tc.health_every else (None, None)
+        if why_not and dist.is_main():
+            print(f"cocosnet train: data set {dataset_name}: {why_not}", flush=True)
         if args.init_from and args.init_official:
             raise ValueError("give --init-from (a cocosnet folder) or --init-official (the authors' folder), not both")
         if (args.init_from or args.init_official) and not (args.resume and latest_checkpoint(out) is not None):
@@ -143,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"cocosnet train: preset {cfg.name} at {cfg.image_size}px, {n_g / 1e6:.2f} M G+Corr / "
                   f"{n_d / 1e6:.2f} M D parameters, {dist.world_size()} process(es) x batch {tc.batch_size} on "
                   f"{device.type}, amp {tc.amp}, data {dataset_name} ({len(dataset)} samples), out {out}", flush=True)
-        result = trainer.fit(dataset, out, resume=args.resume, overwrite=args.overwrite)
+        result = trainer.fit(dataset, out, resume=args.resume, overwrite=args.overwrite, health_data=held_out)
         stopped_early = result["stopped_by"] == "signal"
         if dist.is_main():
             print(f"cocosnet train: {result['step']} steps ({result['stopped_by']}), "

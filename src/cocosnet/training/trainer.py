@@ -522,8 +522,11 @@ class Trainer:
         self._stop_signal = signum
 
     def fit(self, dataset: Any, out_dir: str | Path, resume: bool = False, log: RunLogger | None = None, *,
-            overwrite: bool = False) -> dict[str, Any]:
+            overwrite: bool = False, health_data: Any = None) -> dict[str, Any]:
         """Train until max_steps, the time limit or SIGTERM/SIGINT; checkpoint every save_every steps and at the end.
+
+        `health_data`: the held-out data set the health checks draw their fixed batch from (its val split);
+        None: fixed samples of `dataset`, with a logged line saying so.
 
         A folder that is not empty is refused (`checkpoint.RunDirError`) unless `resume` (continue its latest
         checkpoint) or `overwrite` (remove its checkpoints, model/ and TensorBoard logs first). Folders left by a
@@ -537,11 +540,11 @@ class Trainer:
         if overwrite and not resume and dist.is_main() and (removed := ckpt.clear_run(out_dir)):
             notes.append(f"--overwrite: removed the earlier run's {', '.join(p.name for p in removed)} from {out_dir}")
         dist.barrier()
-        self._open_stream(dataset)
+        self._open_stream(dataset, health_data)
         latest = self._resume_from(out_dir) if resume else None
         log = log or RunLogger(out_dir, enabled=dist.is_main(), total_steps=self.tc.max_steps,
                                start_step=self.step, progress=self.tc.progress)
-        for note in notes:
+        for note in notes + self._health_source_notes(health_data):
             log.write(note)
         if resume and dist.is_main():
             log.write(f"resumed at step {self.step} from {latest}" if latest else f"no checkpoint in {out_dir}; "
@@ -559,17 +562,28 @@ class Trainer:
         return {"step": self.step, "stopped_by": run.stopped_by, "checkpoint": run.checkpoint,
                 "elapsed_s": time.perf_counter() - run.t_start, "last_losses": run.last, "history": run.history}
 
-    def _open_stream(self, dataset: Any) -> None:
+    def _open_stream(self, dataset: Any, health_data: Any = None) -> None:
         tc = self.tc
         self._stream = BatchStream(dataset, tc.batch_size, dist.rank(), dist.world_size(), tc.seed, tc.num_workers,
                                    pin_memory=self.device.type == "cuda")
-        self._health_data = dataset
+        self._health_data = dataset if health_data is None else health_data
         self._health_batch: dict[str, Any] | None = None
         self._loss_watch = health.LossWatch()
 
+    def _health_source_notes(self, health_data: Any) -> list[str]:
+        if not self.tc.health_every or not dist.is_main():
+            return []
+        if health_data is None:
+            return ["health checks: no held-out split given; measuring fixed training samples instead (they are "
+                    "seen in training, so a memorising model looks healthier than it is)"]
+        split = getattr(health_data, "split", "held-out")
+        return [f"health checks: fixed batch of {min(self.tc.health_batch, len(health_data))} held-out samples "
+                f"of the {split} split"]
+
     def health_batch(self) -> dict[str, Any]:
-        """The fixed batch of the health checks: `health_batch` samples at evenly spaced indices, read once with
-        every RNG state saved and restored (the training stream is not disturbed)."""
+        """The fixed batch of the health checks: `health_batch` samples at evenly spaced indices of the held-out
+        data (the training data when there is none), read once with every RNG state saved and restored (the
+        training stream is not disturbed)."""
         if self._health_batch is None:
             ds, n = self._health_data, self.tc.health_batch
             idx = sorted({round(i * (len(ds) - 1) / max(1, n - 1)) for i in range(min(n, len(ds)))})
