@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "other data sets: the first NUM, default all)")
     p.add_argument("--size", metavar="HxW",
                    help="evaluate at this size (height x width, any aspect ratio): every picture resized to it, "
-                        "no crop (the networks run at it rounded to multiples of 32); folder data sets, not the "
+                        "no crop (the networks run at it rounded to multiples of 32); file-backed data sets, not the "
                         "landscapes. Default: the square test crop at --image-size or the model's image size")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--out", default="eval", help="output folder for results.json, results.md, grid.png")
