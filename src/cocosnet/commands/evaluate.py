@@ -29,8 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "other data sets: the first NUM, default all)")
     p.add_argument("--size", metavar="HxW",
                    help="evaluate at this size (height x width, any aspect ratio): every picture resized to it, "
-                        "no crop (the networks run at it rounded to multiples of 32); file-backed data sets, not the "
-                        "landscapes. Default: the square test crop at --image-size or the model's image size")
+                        "no crop (the networks run at it rounded to multiples of 32); the landscapes' val/test scenes "
+                        "are rendered at it. Default: the square test crop at --image-size or the model's image size")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--out", default="eval", help="output folder for results.json, results.md, grid.png")
     p.add_argument("--metrics", help="comma-separated: answer_key, swd, fid, kid, semantic, style (default: "
@@ -54,7 +54,7 @@ def compare_names(paths: list[str]) -> list[str]:
     return names if len(set(names)) == len(names) else list(paths)
 
 
-def parse_eval_size(text: str, data: str) -> tuple[int, int]:
+def parse_eval_size(text: str) -> tuple[int, int]:
     """`--size HxW`, checked (`cocosnet.sizing`) before any model loads."""
     from cocosnet.sizing import parse_size, working_size
 
@@ -64,9 +64,6 @@ def parse_eval_size(text: str, data: str) -> tuple[int, int]:
                          "set have many aspect ratios, so give the size outright (or --image-size N for the "
                          "square test crop)")
     working_size(size)  # a size the model cannot take
-    if data == "landscapes":
-        raise ValueError("--size is for folder data sets: the procedural landscapes render square scenes; "
-                         "evaluate them at a square size with --image-size N")
     return size
 
 
@@ -76,7 +73,8 @@ def build_eval_dataset(args: argparse.Namespace, cfg, image_size: int):
     if args.num is not None and args.num < 1:
         raise ValueError(f"--num must be at least 1, got {args.num}")
     if args.data == "landscapes":
-        return "landscapes", build_dataset("landscapes", split=args.split, size=image_size,
+        size = args.size if getattr(args, "size", None) is not None else image_size
+        return "landscapes", build_dataset("landscapes", split=args.split, size=size,
                                            length=args.num or LANDSCAPES_NUM)
     name = args.dataset or (cfg.name if cfg is not None else None)
     data_folder(args.data, name)
@@ -113,7 +111,10 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.size is not None:
-        args.size = parse_eval_size(args.size, args.data)
+        args.size = parse_eval_size(args.size)
+        if args.data == "landscapes" and args.split == "train":
+            raise ValueError("--size renders the landscapes' val/test scenes at HxW; the train split crops square "
+                             "(use --split test or val)")
     check_output_dir(args.out)
 
     palette = None
