@@ -73,7 +73,7 @@ def build_eval_dataset(args: argparse.Namespace, cfg, image_size: int):
     if args.num is not None and args.num < 1:
         raise ValueError(f"--num must be at least 1, got {args.num}")
     if args.data == "landscapes":
-        size = args.size if getattr(args, "size", None) is not None else image_size
+        size = args.size if args.size is not None else image_size
         return "landscapes", build_dataset("landscapes", split=args.split, size=size,
                                            length=args.num or LANDSCAPES_NUM)
     name = args.dataset or (cfg.name if cfg is not None else None)
@@ -81,7 +81,7 @@ def build_eval_dataset(args: argparse.Namespace, cfg, image_size: int):
     if not name:
         raise ValueError("--data is a folder: say which kind of data set with --dataset NAME")
     opts = {"crop_size": image_size, "limit": args.num}
-    if getattr(args, "size", None) is not None:
+    if args.size is not None:
         opts["out_hw"] = args.size
     if name.replace("-", "_").lower() == "folder":
         label_nc = args.label_nc if args.label_nc is not None else (cfg.label_nc if cfg is not None else None)
