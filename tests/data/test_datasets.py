@@ -223,3 +223,15 @@ def test_build_dataset_names(tmp_path):
         build_dataset("imagenet", tmp_path)
     ds = build_dataset("landscapes", split="val", size=32, length=3)
     assert ds[0]["oracle"].shape == (3, 32, 32)
+
+
+@pytest.mark.parametrize("name", ["celebahq_edge", "celebahq_mask"])
+def test_celebahq_at_a_non_square_size(celeba_root, name):
+    """`out_hw` (evaluate --size HxW) reaches the CelebA-HQ encodings and masks: every map at H x W."""
+    square = build_dataset(name, celeba_root, "test", crop_size=32)[0]
+    wide = build_dataset(name, celeba_root, "test", crop_size=32, out_hw=(32, 48))[0]
+    channels = square["label"].shape[0]
+    assert wide["label"].shape == (channels, 32, 48) and wide["image"].shape == (3, 32, 48)
+    assert wide["exemplar"].shape == (3, 32, 48) and wide["exemplar_label"].shape == (channels, 32, 48)
+    same = build_dataset(name, celeba_root, "test", crop_size=32, out_hw=(32, 32))[0]
+    assert torch.equal(same["label"], square["label"]) and torch.equal(same["image"], square["image"])

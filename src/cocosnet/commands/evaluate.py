@@ -27,6 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num", type=int,
                    help=f"number of samples (landscapes: the split has this many pairs, default {LANDSCAPES_NUM}; "
                         "other data sets: the first NUM, default all)")
+    p.add_argument("--size", metavar="HxW",
+                   help="evaluate at this size (height x width, any aspect ratio): every picture resized to it, "
+                        "no crop (the networks run at it rounded to multiples of 32); the landscapes' val/test scenes "
+                        "are rendered at it. Default: the square test crop at --image-size or the model's image size")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--out", default="eval", help="output folder for results.json, results.md, grid.png")
     p.add_argument("--metrics", help="comma-separated: answer_key, swd, fid, kid, semantic, style (default: "
@@ -50,19 +54,35 @@ def compare_names(paths: list[str]) -> list[str]:
     return names if len(set(names)) == len(names) else list(paths)
 
 
+def parse_eval_size(text: str) -> tuple[int, int]:
+    """`--size HxW`, checked (`cocosnet.sizing`) before any model loads."""
+    from cocosnet.sizing import parse_size, working_size
+
+    size = parse_size(text)
+    if not isinstance(size, tuple):
+        raise ValueError(f"--size takes HxW (height x width) for evaluation, got {text!r}: the pictures of a data "
+                         "set have many aspect ratios, so give the size outright (or --image-size N for the "
+                         "square test crop)")
+    working_size(size)  # a size the model cannot take
+    return size
+
+
 def build_eval_dataset(args: argparse.Namespace, cfg, image_size: int):
     from cocosnet.data import build_dataset, data_folder
 
     if args.num is not None and args.num < 1:
         raise ValueError(f"--num must be at least 1, got {args.num}")
     if args.data == "landscapes":
-        return "landscapes", build_dataset("landscapes", split=args.split, size=image_size,
+        size = args.size if args.size is not None else image_size
+        return "landscapes", build_dataset("landscapes", split=args.split, size=size,
                                            length=args.num or LANDSCAPES_NUM)
     name = args.dataset or (cfg.name if cfg is not None else None)
     data_folder(args.data, name)
     if not name:
         raise ValueError("--data is a folder: say which kind of data set with --dataset NAME")
     opts = {"crop_size": image_size, "limit": args.num}
+    if args.size is not None:
+        opts["out_hw"] = args.size
     if name.replace("-", "_").lower() == "folder":
         label_nc = args.label_nc if args.label_nc is not None else (cfg.label_nc if cfg is not None else None)
         if label_nc is None:
@@ -90,6 +110,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--baseline evaluates no model: leave out --checkpoint/--official")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.size is not None:
+        args.size = parse_eval_size(args.size)
+        if args.data == "landscapes" and args.split == "train":
+            raise ValueError("--size renders the landscapes' val/test scenes at HxW; the train split crops square "
+                             "(use --split test or val)")
     check_output_dir(args.out)
 
     palette = None
@@ -110,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         from cocosnet.viz import label_palette
 
         palette = label_palette(cfg) if cfg.label_nc else None
-    if image_size % 32:
+    if image_size % 32 and args.size is None:
         raise ValueError(f"--image-size must be a multiple of 32, got {image_size}")
     name, dataset = build_eval_dataset(args, cfg, image_size)
     if cfg is not None and getattr(dataset, "semantic_nc", cfg.semantic_nc) != cfg.semantic_nc:
@@ -118,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
                          f"({cfg.name}) takes {cfg.semantic_nc}: evaluate it on the data set it was trained for")
     run_info = {"source": source, "data": args.data, "dataset": name, "split": args.split,
                 "image_size": image_size, "device": str(device)}
+    if args.size is not None:
+        run_info["size"] = "{}x{}".format(*args.size)
     results = evaluate(predict, dataset, args.metrics, batch_size=args.batch_size, out=args.out,
                        progress=not args.no_progress, run_info=run_info, seed=args.seed, vgg=args.vgg,
                        inception=args.inception, fmt=args.format, quality=args.quality, device=device,

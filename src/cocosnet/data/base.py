@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from cocosnet.data.errors import BadSampleLog, DataError
 from cocosnet.data.pairs import make_pairs, read_pairs
-from cocosnet.data.transforms import Augment, default_load_size, draw_augment
+from cocosnet.data.transforms import Augment, default_load_size, draw_augment, resize_augment
 
 SPLITS = ("train", "val", "test")
 
@@ -71,6 +71,7 @@ class PairedDataset(Dataset):
         hard_reference_probability: float = 0.2,
         limit: int | None = None,
         max_bad_in_a_row: int = 20,
+        out_hw: tuple[int, int] | None = None,
     ):
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -82,6 +83,8 @@ class PairedDataset(Dataset):
         self.crop_size = int(crop_size)
         self.load_size = int(load_size) if load_size else default_load_size(self.crop_size, self.train)
         self.flip = self.default_flip if flip is None else bool(flip)
+        # evaluation at a size of any aspect ratio: every picture resized to (H, W), no crop, no flip
+        self.out_hw = None if out_hw is None else (int(out_hw[0]), int(out_hw[1]))
         self.skip_bad = skip_bad
         self.bad = BadSampleLog()
         self.seed = int(seed)
@@ -145,6 +148,8 @@ class PairedDataset(Dataset):
         self.bad.record(exc)
 
     def test_augment(self) -> Augment:
+        if self.out_hw is not None:
+            return resize_augment(self.out_hw)
         return Augment(self.crop_size, self.crop_size, 0, 0, False)
 
     def load_semantic(self, key: str) -> torch.Tensor:
@@ -217,6 +222,8 @@ class PairedDataset(Dataset):
         return np.random.default_rng([self.seed, self.epoch, index]) if self.train else None
 
     def _draw(self, rng: np.random.Generator | None) -> Augment:
+        if self.out_hw is not None:
+            return resize_augment(self.out_hw)
         return draw_augment(rng, self.load_size, self.crop_size, self.flip)
 
     def __len__(self) -> int:

@@ -218,13 +218,13 @@ class _CelebAHQBase(PairedDataset):
         name = "celebahq_ref.txt" if self.train else "celebahq_ref_test.txt"
         return [self.root / name, self.root / f"pairs_{self.split}.txt"]
 
-    def _mask(self, key: str, part: str, size: int) -> tuple[np.ndarray | None, Path | None]:
+    def _mask(self, key: str, part: str, size: tuple[int, int]) -> tuple[np.ndarray | None, Path | None]:
         stem = Path(key).stem
         p = self._masks.get((int(stem), part)) if stem.isdigit() else None
         if p is None:
             return None, None
         lab = read_label_array(p)
-        m = Image.fromarray(((lab > 0) * 255).astype(np.uint8)).resize((size, size), Image.NEAREST)
+        m = Image.fromarray(((lab > 0) * 255).astype(np.uint8)).resize(size[::-1], Image.NEAREST)
         return np.asarray(m) > 0, p
 
 
@@ -237,11 +237,11 @@ class CelebAHQEdgeDataset(_CelebAHQBase):
     semantic_nc = 15
 
     def _load(self, key: str, aug: Augment) -> tuple[torch.Tensor, torch.Tensor]:
-        L = aug.load_size
-        img = np.asarray(read_image(self.root / key).resize((L, L), Image.BILINEAR))
+        H, W = aug.resize_hw
+        img = np.asarray(read_image(self.root / key).resize((W, H), Image.BILINEAR))
         parts, shapes = {}, {}
         for name in CELEBA_PARTS:
-            m, p = self._mask(key, name, L)
+            m, p = self._mask(key, name, (H, W))
             parts[name] = m
             if p is not None:
                 shapes[p] = Image.open(p).size
@@ -274,7 +274,7 @@ class CelebAHQMaskDataset(_CelebAHQBase):
         from cocosnet.data.io import check_label_ids
 
         lab = check_label_ids(lab, self.label_nc, lp)
-        glasses, _ = self._mask(key, "eye_g", lab.shape[0])
+        glasses, _ = self._mask(key, "eye_g", lab.shape[:2])
         if glasses is not None and glasses.shape == lab.shape:
             lab = np.where(glasses, 16, lab)
         img_t = image_to_tensor(apply_augment(img, aug, "bicubic"))
@@ -453,7 +453,7 @@ class FolderDataset(PairedDataset):
     def _load(self, key: str, aug: Augment) -> tuple[torch.Tensor, torch.Tensor]:
         if self.edges:
             img = read_image(self.root / key)
-            arr = np.asarray(img.resize((aug.load_size, aug.load_size), Image.BICUBIC))
+            arr = np.asarray(img.resize(aug.resize_hw[::-1], Image.BICUBIC))
             if self.edges == "canny":
                 from cocosnet.data.encoders import canny_edges
 

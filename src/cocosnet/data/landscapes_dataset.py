@@ -45,6 +45,7 @@ class LandscapesDataset(Dataset):
       hard = the least similar of them. A retrieved exemplar keeps its own style; the oracle is this layout
       in that style, under the ground truth's crop/flip. Pictures are rendered at `load_size` (286 for 256)
       and cropped/flipped like the official `resize_and_crop`.
+    * val/test at `size=(H, W)`: the same scenes rendered at H x W (the layouts are about the same at any size).
 
     Keys: `label` long [1,H,W] (ids 0..9), `image`, `exemplar`, `oracle` float [3,H,W] in [-1,1],
     `exemplar_label`, `self_ref`, `style_family` (the exemplar's = the oracle's family), `image_family`,
@@ -57,7 +58,7 @@ class LandscapesDataset(Dataset):
     def __init__(
         self,
         split: str = "train",
-        size: int = 256,
+        size: int | tuple[int, int] = 256,
         length: int = 1000,
         *,
         load_size: int | None = None,
@@ -75,8 +76,14 @@ class LandscapesDataset(Dataset):
             bad = [f for f in families if f not in FAMILIES]
             if bad:
                 raise ValueError(f"unknown style families {bad}; choose from {', '.join(FAMILIES)}")
-        self.split, self.size, self.length = split, int(size), int(length)
+        self.split, self.length = split, int(length)
         self.train = split == "train"
+        if isinstance(size, tuple):  # (H, W): val/test scenes rendered at that size (evaluate --size HxW)
+            if self.train:
+                raise ValueError(f"landscapes at a non-square size {size[0]}x{size[1]} are for val/test: "
+                                 "training crops square, as the official preprocessing")
+            size = (int(size[0]), int(size[1]))
+        self.size = size if isinstance(size, tuple) else int(size)
         self.load_size = int(load_size) if load_size else default_load_size(self.size, self.train)
         self.flip = flip
         self.seed, self.epoch = int(seed), 0

@@ -23,10 +23,25 @@ class Augment:
     x: int = 0
     y: int = 0
     flip: bool = False
+    out_hw: tuple[int, int] | None = None  # test time at another size: resize to (H, W), no crop, no flip
 
     def __post_init__(self) -> None:
+        if self.out_hw is not None and (self.x or self.y or self.flip):
+            raise ValueError("an Augment with out_hw resizes only: no crop position, no flip")
         if self.crop_size > self.load_size:
             raise ValueError(f"crop_size ({self.crop_size}) must not exceed load_size ({self.load_size})")
+
+    @property
+    def resize_hw(self) -> tuple[int, int]:
+        """The (H, W) a picture is resized to before any crop: out_hw, else load_size x load_size."""
+        return self.out_hw if self.out_hw is not None else (self.load_size, self.load_size)
+
+
+def resize_augment(out_hw: tuple[int, int]) -> Augment:
+    """The test transform at a size (H, W) of any aspect ratio (`cocosnet evaluate --size HxW`): a plain resize,
+    no crop, no flip. The official square `resize_and_crop` (training, parity) never takes this path."""
+    h, w = (int(v) for v in out_hw)
+    return Augment(max(h, w), min(h, w), out_hw=(h, w))
 
 
 def default_load_size(crop_size: int, train: bool) -> int:
@@ -48,7 +63,8 @@ _RESAMPLE = {"bicubic": Image.BICUBIC, "nearest": Image.NEAREST, "bilinear": Ima
 
 
 def apply_augment(arr: np.ndarray | Image.Image, aug: Augment, mode: str) -> np.ndarray:
-    """Resize (`mode`: bicubic/nearest/bilinear), crop and flip an HxW or HxWxC uint8/float32 array."""
+    """Resize (`mode`: bicubic/nearest/bilinear) to `aug.resize_hw`, crop and flip an HxW or HxWxC uint8/float32
+    array."""
     if isinstance(arr, Image.Image):
         pil = arr
     else:
@@ -58,9 +74,10 @@ def apply_augment(arr: np.ndarray | Image.Image, aug: Augment, mode: str) -> np.
         if a.dtype not in (np.uint8, np.float32, np.int32):
             a = a.astype(np.float32) if a.dtype.kind == "f" else a.astype(np.int32)
         pil = Image.fromarray(a)
-    if pil.size != (aug.load_size, aug.load_size):
-        pil = pil.resize((aug.load_size, aug.load_size), _RESAMPLE[mode])
-    if aug.crop_size != aug.load_size or aug.x or aug.y:
+    h, w = aug.resize_hw
+    if pil.size != (w, h):
+        pil = pil.resize((w, h), _RESAMPLE[mode])
+    if aug.out_hw is None and (aug.crop_size != aug.load_size or aug.x or aug.y):
         pil = pil.crop((aug.x, aug.y, aug.x + aug.crop_size, aug.y + aug.crop_size))
     if aug.flip:
         pil = pil.transpose(Image.FLIP_LEFT_RIGHT)

@@ -12,8 +12,10 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from cocosnet.evaluation.baselines import baseline_mean_colour, baseline_paste, rerender_answer_key
+from cocosnet.sizing import working_size
 
 BASELINES = ("mean_colour", "paste", "rerender")
 
@@ -47,6 +49,19 @@ def baseline_predictor(name: str) -> Predictor:
     raise ValueError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")
 
 
+def at_working_size(cfg: Any, work: tuple[int, int], semantic: Tensor, exemplar: Tensor,
+                    exemplar_semantic: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
+    """A batch resized to the networks' working size (`cocosnet.sizing`): semantic inputs as `translate` resizes
+    them (`resize_semantic`), exemplars bicubic (as tensors: the data set already decoded them)."""
+    from cocosnet.inference.preprocess import resize_semantic
+
+    def sem(t: Tensor) -> Tensor:
+        return torch.stack([resize_semantic(x.cpu(), cfg, work) for x in t])
+
+    ex = F.interpolate(exemplar.float(), size=work, mode="bicubic", align_corners=False).clamp(-1, 1)
+    return sem(semantic), ex, None if exemplar_semantic is None else sem(exemplar_semantic)
+
+
 def model_predictor(model: Any) -> Predictor:
     """A `Translator` (its device and dtype) or a bare `CoCosNet` module (float32, on its own device)."""
     from cocosnet.inference import Translator, run_model
@@ -54,7 +69,13 @@ def model_predictor(model: Any) -> Predictor:
     if isinstance(model, Translator):
         def predict(batch: Batch) -> dict[str, Tensor]:
             ex_sem = batch["exemplar_label"] if model.cfg.needs_exemplar_label else None
-            out = model.forward_tensors(batch["label"], batch["exemplar"], ex_sem)
+            out_hw = tuple(batch["label"].shape[-2:])
+            work = working_size(out_hw)
+            if work == out_hw:
+                out = model.forward_tensors(batch["label"], batch["exemplar"], ex_sem)
+            else:  # `evaluate --size HxW` off the multiples of 32: run at the working size, resize back
+                out = model.forward_tensors(*at_working_size(model.cfg, work, batch["label"], batch["exemplar"],
+                                                             ex_sem)).resized(out_hw)
             return {"output": out.image, "warped": out.warped}
 
         return predict
