@@ -56,6 +56,11 @@ def test_a_backend_raises_the_torch_backends_errors(tiny_checkpoint, tiny_onnx, 
             t.forward_tensors(torch.full((1, 1, 64, 64), 12), torch.zeros(1, 3, 64, 64), torch.zeros(1, 1, 64, 64))
         with pytest.raises(ValueError, match=r"needs the exemplar's label map"):
             t.translate(labels[0], photo)
+    exported = Translator.from_pretrained(tiny_checkpoint, device="cpu", backend="onnxruntime", exported=str(tiny_onnx))
+    for ask in (lambda: exported.translate(labels[0], photo, labels[0], inspect=True),
+                lambda: exported.translate_multi(labels[0], [photo, photo], [labels[0], labels[0]])):
+        with pytest.raises(ValueError, match=r"use --backend torch"):  # nothing runs silently in the other runtime
+            ask()
 
 
 def test_an_export_of_another_model_or_size_is_refused(tiny_checkpoint, tiny_onnx):

@@ -304,6 +304,9 @@ class Translator:
         Semantics and where regions meet: docs/multi_exemplar.md."""
         from cocosnet.inference.multi_exemplar import translate_multi
 
+        if self._exported is not None:
+            raise ValueError("multi-exemplar translation composites the torch network's warps before its generator: "
+                             "use --backend torch (the default) with several exemplars")
         return translate_multi(self, semantic, exemplars, exemplar_semantics, assign, region_masks)
 
     def __call__(self, *args, **kwargs) -> Translation:
