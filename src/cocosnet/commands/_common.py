@@ -33,6 +33,13 @@ def add_model_arguments(p: argparse.ArgumentParser, backend: bool = True) -> Non
                         "~1e-5 of the default)")
 
 
+def check_input_file(flag: str, path: str | Path, what: str = "") -> None:
+    """FileNotFoundError naming the flag (and what the file is) when `path` is missing or a folder."""
+    if not Path(path).is_file():
+        kind = "is a folder, not a file" if Path(path).is_dir() else "not found"
+        raise FileNotFoundError(f"--{flag}: {what + ' ' if what else ''}{kind}: {path}")
+
+
 def check_model_arguments(args: argparse.Namespace) -> str | None:
     """What --preset / --official / --checkpoint ask for, checked before torch loads: the canonical preset name
     (None without --preset). A preset never falls back to the bundled landscapes model silently."""

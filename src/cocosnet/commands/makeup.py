@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cocosnet.commands._common import check_input_file
 from cocosnet.fileio import check_output_dir, check_output_path
 
 BLENDS = ("multiply", "normal", "soft-light")  # cocosnet.makeup.BLEND_MODES (not imported: torch stays unloaded)
@@ -49,9 +50,7 @@ def outputs(args: argparse.Namespace) -> list[tuple[Path, Path | None]]:
 
 def check_inputs(args: argparse.Namespace) -> list[tuple[Path, Path | None]]:
     for flag, path in [("reference", args.reference), ("layer", args.layer)] + [("target", t) for t in args.target]:
-        if not Path(path).is_file():
-            kind = "is a folder, not a file" if Path(path).is_dir() else "not found"
-            raise FileNotFoundError(f"--{flag}: {kind}: {path}")
+        check_input_file(flag, path)
     if not 0.0 <= args.opacity <= 1.0:
         raise ValueError(f"--opacity must be in [0, 1], got {args.opacity}")
     if args.official and not args.preset:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cocosnet.commands._common import check_input_file
+
 AUTO = "auto"
 
 
@@ -57,8 +59,7 @@ def parse_assignment(args: argparse.Namespace, class_names: tuple[str, ...] | No
     masks = []
     for entry in args.region_mask:
         path, k = _split(entry, "--region-mask", "MASK.png")
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"--region-mask: mask not found: {path}")
+        check_input_file("region-mask", path, "mask")
         masks.append((path, _index(k, n, "--region-mask", entry)))
     return assign, masks
 

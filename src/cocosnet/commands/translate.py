@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from cocosnet.commands import multi_exemplar_args as multi
-from cocosnet.commands._common import BUNDLED_PRESET, add_model_arguments, check_model_arguments, load_translator
+from cocosnet.commands._common import (
+    BUNDLED_PRESET,
+    add_model_arguments,
+    check_input_file,
+    check_model_arguments,
+    load_translator,
+)
 from cocosnet.fileio import OutputPathError, check_output_path
 
 
@@ -39,9 +44,8 @@ def check_inputs(args: argparse.Namespace) -> None:
     for flag, what in (("input", "semantic input"), ("exemplar", "exemplar"), ("exemplar_label", "exemplar label map")):
         paths = getattr(args, flag)
         for path in paths if isinstance(paths, list) else [paths]:
-            if path is not None and not Path(path).is_file():
-                kind = "is a folder, not a file" if Path(path).is_dir() else "not found"
-                raise FileNotFoundError(f"--{flag.replace('_', '-')}: {what} {kind}: {path}")
+            if path is not None:
+                check_input_file(flag.replace("_", "-"), path, what)
     multi.check_counts(args)
     # every output is checked before the model loads, so a bad --warp-out cannot leave a written --out behind
     seen = {check_output_path(args.out): "--out"}
