@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from cocosnet.evaluation.baselines import baseline_mean_colour, baseline_paste, rerender_answer_key
 from cocosnet.sizing import working_size
@@ -53,12 +52,12 @@ def at_working_size(cfg: Any, work: tuple[int, int], semantic: Tensor, exemplar:
                     exemplar_semantic: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
     """A batch resized to the networks' working size (`cocosnet.sizing`): semantic inputs as `translate` resizes
     them (`resize_semantic`), exemplars bicubic (as tensors: the data set already decoded them)."""
-    from cocosnet.inference.preprocess import resize_semantic
+    from cocosnet.inference.preprocess import prepare_exemplar, resize_semantic
 
     def sem(t: Tensor) -> Tensor:
         return torch.stack([resize_semantic(x.cpu(), cfg, work) for x in t])
 
-    ex = F.interpolate(exemplar.float(), size=work, mode="bicubic", align_corners=False).clamp(-1, 1)
+    ex = torch.stack([prepare_exemplar(x, work) for x in exemplar])
     return sem(semantic), ex, None if exemplar_semantic is None else sem(exemplar_semantic)
 
 

@@ -282,15 +282,14 @@ class Translator:
                                  "--backend torch (the default) with --confidence-out / --flow-out / inspect=True")
             image, warped = self._exported(semantic, exemplar, exemplar_semantic)
             return Translation(image=image.to(self.device), warped=warped.to(self.device))
-        exemplar = exemplar.to(self.device)
+        semantic, exemplar = semantic.to(self.device), exemplar.to(self.device)
+        if exemplar_semantic is not None:
+            exemplar_semantic = exemplar_semantic.to(self.device)
         if self.runtime.channels_last:
             exemplar = exemplar.contiguous(memory_format=torch.channels_last)
         if inspect:
-            return inspected_translation(self.model, semantic.to(self.device), exemplar,
-                                         None if exemplar_semantic is None else exemplar_semantic.to(self.device),
-                                         self.dtype)
-        out = run_model(self.model, semantic.to(self.device), exemplar,
-                        None if exemplar_semantic is None else exemplar_semantic.to(self.device), self.dtype)
+            return inspected_translation(self.model, semantic, exemplar, exemplar_semantic, self.dtype)
+        out = run_model(self.model, semantic, exemplar, exemplar_semantic, self.dtype)
         return Translation(image=out.image.float(), warped=out.warped.float())
 
     def translate_multi(self, semantic: Any, exemplars: Any, exemplar_semantics: Any | None = None,
