@@ -88,6 +88,10 @@ def test_predictor_off_the_multiples_of_32_runs_at_the_working_size(tiny_checkpo
     out = model_predictor(translator)(batch)
     assert out["output"].shape == (1, 3, 56, 100) and out["warped"].shape == (1, 3, 56, 100)
     assert out["output"].abs().max() <= 1 and torch.isfinite(out["output"]).all()
+    # the same computation as `translate(size=...)` on those tensors: inputs to 64x96, the images back to 56x100
+    ex_sem = batch["exemplar_label"] if translator.cfg.needs_exemplar_label else None
+    want = translator.translate(batch["label"], batch["exemplar"], ex_sem, size=(56, 100))
+    assert torch.equal(out["output"], want.image) and torch.equal(out["warped"], want.warped)
 
 
 @pytest.mark.parametrize(
