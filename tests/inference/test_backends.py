@@ -14,10 +14,20 @@ from cocosnet.inference import Translator
 from cocosnet.inference import backends as backends_module
 from tests.conftest import require_module
 
-# float32 runtimes on inputs other than the golden check's (see tests/export/test_exporter.py): a random tiny network
-# has near ties in its warp's softmax (temperature 0.01), where a rounding flips the weights of a few pixels; the
-# rest agrees to float32 rounding (measured here: max 3e-3 / 1.7e-2, mean 6e-6 / 2e-5 for ONNX Runtime / OpenVINO)
-ANY_INPUT, ANY_INPUT_MEAN = 5e-2, 1e-4
+# float32 runtimes reorder sums, so both agree to float32 rounding (1e-4, the golden check's bound) wherever the
+# network is well conditioned: the warped exemplar everywhere (measured: max 1e-5 / 5e-5 for ONNX Runtime /
+# OpenVINO). The image is not, at a few pixels: the tiny preset's last SPADE normalises over 2 channels, where PONO
+# is (a - b) / |a - b| / sqrt(2), a sign, so a rounding near a tie a ~= b flips it (measured amplification up to 630x).
+# Hence for the image: within 1e-4 at >= 90 % of the pixels (measured: 98.3 % / 97.0 %), and the flips bounded.
+WARPED_BOUND, FLOAT32_BOUND, WELL_CONDITIONED_SHARE = 1e-4, 1e-4, 0.90
+IMAGE_FLIP_BOUND, IMAGE_MEAN = 5e-2, 1e-4
+
+
+def assert_agrees(got, want) -> None:
+    assert float((got.warped - want.warped).abs().max()) <= WARPED_BOUND
+    diff = (got.image - want.image).abs()
+    assert float((diff.amax(1) <= FLOAT32_BOUND).float().mean()) >= WELL_CONDITIONED_SHARE
+    assert float(diff.max()) <= IMAGE_FLIP_BOUND and float(diff.mean()) <= IMAGE_MEAN, (diff.max(), diff.mean())
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +48,7 @@ def test_a_backend_gives_the_torch_backends_images(tiny_checkpoint, tiny_onnx, s
         want = torch_t.translate(semantic, photo, semantic)
         got = other.translate(semantic, photo, semantic)
         assert got.image.shape == want.image.shape and got.image.dtype == torch.float32
-        for g, w in ((got.image, want.image), (got.warped, want.warped)):
-            diff = (g - w).abs()
-            assert float(diff.max()) <= ANY_INPUT and float(diff.mean()) <= ANY_INPUT_MEAN, (diff.max(), diff.mean())
+        assert_agrees(got, want)
 
 
 def test_a_backend_raises_the_torch_backends_errors(tiny_checkpoint, tiny_onnx, scene):
@@ -106,5 +114,4 @@ def test_without_an_exported_file_the_network_is_exported_at_load(tiny_checkpoin
     t = Translator.from_pretrained(tiny_checkpoint, device="cpu", backend="onnxruntime")
     assert calls == [("onnx", "float32", True, True)]
     want = Translator.from_pretrained(tiny_checkpoint, device="cpu").translate(labels, photo, labels)
-    diff = (t.translate(labels, photo, labels).image - want.image).abs()
-    assert float(diff.max()) <= ANY_INPUT and float(diff.mean()) <= ANY_INPUT_MEAN
+    assert_agrees(t.translate(labels, photo, labels), want)
