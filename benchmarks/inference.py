@@ -3,10 +3,11 @@
 Weights: the reference-vector recipe (official key layout, converged spectral-norm vectors) when the shared
 reference folder is beside the checkout, else random; timing does not depend on the values.
     python benchmarks/inference.py [--presets ade20k celebahq_edge deepfashion] [--size 256] [--repeats 5]
-        [--variants fp32 fp32-cl bf16 bf16-cl] [--batches 1 4 8] [--device cpu]
+        [--variants fp32 fp32-cl bf16 bf16-cl] [--batches 1 4 8] [--streams 2] [--device cpu]
 Each variant (dtype, channels-last layout) runs in its own process: median s/image of `--repeats` after a warm-up,
 the first call's time, peak RSS at batch 1, FLOPs, achieved GFLOP/s against this machine's 3x3-convolution peak
-(measured here too), and images/s at each batch size. The official implementation's time and peak RSS
+(measured here too), and images/s at each batch size, one forward per batch and (`--streams`) the batch run as
+concurrent streams (inference/streams.py). The official implementation's time and peak RSS
 (`OFFICIAL`, measured on the same machine class) are printed above the table; docs/model.md has the results.
 """
 
@@ -94,13 +95,19 @@ def case(spec: dict) -> dict:
     gpu = torch.cuda.max_memory_allocated() / 2**30 if tr.device.type == "cuda" else 0.0
     with FlopCounterMode(display=False) as counter:  # matmul/conv FLOPs (2 per MAC) of one translation
         tr.translate(sem, ex, ex_sem)
-    rates = {}
+    rates, streamed = {}, {}
+    plain_runtime = tr.runtime
     for b in spec["batches"]:
         bsem, bex, bex_sem = _inputs(tr.cfg, b)
-        _timed(tr, bsem, bex, bex_sem)  # warm-up at this batch size
-        rates[b] = b / median([_timed(tr, bsem, bex, bex_sem) for _ in range(spec["batch_repeats"])])
+        for streams, into in ((1, rates), (spec.get("streams", 1), streamed)):
+            if into is streamed and (streams == 1 or b == 1):  # one item never streams
+                continue
+            tr.runtime = plain_runtime.replace(streams=streams)  # throughput mode (inference/streams.py)
+            _timed(tr, bsem, bex, bex_sem)  # warm-up at this batch size
+            into[b] = b / median([_timed(tr, bsem, bex, bex_sem) for _ in range(spec["batch_repeats"])])
+    tr.runtime = plain_runtime
     return {"seconds": median(times), "first_s": first_s, "peak_gb": peak, "load_s": load_s,
-            "gflop": counter.get_total_flops() / 1e9, "gpu_gb": gpu, "rates": rates}
+            "gflop": counter.get_total_flops() / 1e9, "gpu_gb": gpu, "rates": rates, "streamed": streamed}
 
 
 def conv_peak(dtype: str, repeats: int = 5) -> float:
@@ -138,6 +145,8 @@ def main() -> None:
     ap.add_argument("--batch-repeats", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--low-memory", action="store_true", help="Translator(low_memory=True): lower peak RSS, slower")
+    ap.add_argument("--streams", type=int, default=2,
+                    help="also images/s at each batch size with the batch as this many concurrent streams (1: not)")
     args = ap.parse_args()
     if args.case:
         spec = json.loads(args.case)
@@ -147,6 +156,10 @@ def main() -> None:
             print(json.dumps(case(spec)))
         return
     peak = run_case(Path(__file__), [json.dumps({"conv_peak": True})])
+    streamed_batches = [b for b in args.batches if b > 1] if args.streams > 1 else []
+    headers = ["preset", "variant", "s / image", "first call s", "peak RSS GB", "GFLOP", "GFLOP/s", "of conv peak",
+               *(f"img/s b{b}" for b in args.batches), "batch gain",
+               *(f"img/s b{b}, {args.streams} streams (vs b{args.batches[0]})" for b in streamed_batches)]
     rows = []
     for preset in args.presets:
         with tempfile.TemporaryDirectory() as tmp:
@@ -155,18 +168,21 @@ def main() -> None:
                 dtype, cl = VARIANTS[name]
                 spec = {"preset": preset, "folder": tmp, "device": args.device, "dtype": dtype, "channels_last": cl,
                         "low_memory": args.low_memory, "size": args.size, "repeats": args.repeats,
-                        "batches": args.batches, "batch_repeats": args.batch_repeats}
+                        "batches": args.batches, "batch_repeats": args.batch_repeats, "streams": args.streams}
                 r = run_case(Path(__file__), [json.dumps(spec)])
                 if "error" in r:
-                    rows.append([preset, name, "error", r["error"][:80], *[""] * (6 + len(args.batches))])
+                    rows.append([preset, name, "error", r["error"][:80], *[""] * (len(headers) - 4)])
                     continue
+                base = r["rates"][str(args.batches[0])] if args.batches else 0.0
+                with_streams = [f"{r['streamed'][str(b)]:.2f} ({r['streamed'][str(b)] / base:.2f}x)"
+                                for b in args.batches if str(b) in r["streamed"]]
                 achieved = r["gflop"] / r["seconds"]
                 rows.append([preset, name, f"{r['seconds']:.2f}", f"{r['first_s']:.2f}", f"{r['peak_gb']:.2f}",
                              f"{r['gflop']:.0f}", f"{achieved:.0f}",
                              f"{achieved / peak['bfloat16' if dtype == 'bfloat16' else 'float32']:.0%}",
                              *(f"{r['rates'][str(b)]:.2f}" for b in args.batches),
-                             f"{r['rates'][str(args.batches[-1])] / r['rates'][str(args.batches[0])]:.2f}x"
-                             if len(args.batches) > 1 else ""])
+                             f"{r['rates'][str(args.batches[-1])] / base:.2f}x" if len(args.batches) > 1 else "",
+                             *with_streams])
     scale = (args.size / 256) ** 2
     print(f"machine: {machine()}; device {args.device}; {args.size}²; median of {args.repeats} after a warm-up"
           f"{'; low_memory' if args.low_memory else ''}")
@@ -176,8 +192,7 @@ def main() -> None:
         print("official PyTorch, batch 1 (ARCHITECTURE.md §9, same machine class, 256²): "
               + ", ".join(f"{p} {OFFICIAL[p][0] * scale:.2f} s / {OFFICIAL[p][1]} GB" for p in args.presets
                           if p in OFFICIAL) + (" (scaled by pixels)" if args.size != 256 else ""))
-    print_table(["preset", "variant", "s / image", "first call s", "peak RSS GB", "GFLOP", "GFLOP/s", "of conv peak",
-                 *(f"img/s b{b}" for b in args.batches), "batch gain"], rows)
+    print_table(headers, rows)
 
 
 if __name__ == "__main__":

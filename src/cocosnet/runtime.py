@@ -45,6 +45,9 @@ class RuntimeOptions:
     channels_last: bool = False
     # inference at bfloat16/float16: the weights are converted to that dtype once (no per-call casts, half the memory)
     cast_weights: bool = True
+    # CPU throughput mode: a batch runs as this many concurrent streams, each with threads / streams intra-op
+    # threads (cocosnet.inference.streams; serve: threads per slot). 1: one forward over the whole batch
+    streams: int = 1
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -57,6 +60,8 @@ class RuntimeOptions:
         for name in ("warp_chunk", "attention_chunk"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not isinstance(self.streams, int) or isinstance(self.streams, bool) or self.streams < 1:
+            raise ValueError(f"streams must be an integer >= 1, got {self.streams!r}")
         if self.band_rows < 0:
             raise ValueError(f"band_rows must be >= 0 (0: the last block in one piece), got {self.band_rows}")
         for name in ("low_memory", "channels_last", "cast_weights"):

@@ -37,6 +37,21 @@ def test_a_job_runs_on_a_worker_thread_and_is_counted():
     queue.shutdown()
 
 
+def test_each_slot_runs_on_its_share_of_the_threads():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        for slots, share in ((1, 4), (2, 2), (3, 1), (8, 1)):
+            queue = InferenceQueue(slots=slots, waiting=0, timeout=30)
+            assert asyncio.run(queue.run(torch.get_num_threads)) == share == queue.threads_per_slot
+            queue.shutdown()
+        assert torch.get_num_threads() == 4  # the server's own thread keeps its count
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_full_queue_refuses_at_once_with_a_retry_after():
     queue = InferenceQueue(slots=1, waiting=1, timeout=30)
     gate = threading.Event()

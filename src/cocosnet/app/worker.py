@@ -23,6 +23,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import torch
+
+from cocosnet.inference.streams import threads_per_stream
+
 
 class QueueFull(Exception):
     def __init__(self, retry_after: int):
@@ -40,7 +44,11 @@ class InferenceQueue:
         if slots < 1 or waiting < 0:
             raise ValueError(f"need slots >= 1 and waiting >= 0, got {slots} and {waiting}")
         self.slots, self.waiting, self.timeout = slots, waiting, timeout
-        self._executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="cocosnet-infer")
+        # each slot's thread runs its translations on its share of the cores (torch's thread count is per thread)
+        per_slot = threads_per_stream(slots)
+        self.threads_per_slot = per_slot
+        self._executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="cocosnet-infer",
+                                            initializer=torch.set_num_threads, initargs=(per_slot,))
         self._light = ThreadPoolExecutor(max_workers=slots + waiting, thread_name_prefix="cocosnet-light")
         self._lock = threading.Lock()
         self._pending = 0

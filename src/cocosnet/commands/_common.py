@@ -70,7 +70,7 @@ def load_translator(args: argparse.Namespace):
 
     runtime = RuntimeOptions(device=args.device, dtype=args.dtype, low_memory=args.low_memory,
                              backend=getattr(args, "backend", "torch"), exported=getattr(args, "exported", None),
-                             channels_last=getattr(args, "channels_last", False))
+                             channels_last=getattr(args, "channels_last", False), streams=getattr(args, "streams", 1))
     if args.official:
         overrides = {"image_size": args.image_size} if args.image_size else {}
         return Translator.from_official(args.preset, folder=args.official, runtime=runtime, **overrides)

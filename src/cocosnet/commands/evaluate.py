@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "no crop (the networks run at it rounded to multiples of 32); the landscapes' val/test scenes "
                         "are rendered at it. Default: the square test crop at --image-size or the model's image size")
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--streams", type=int, default=1,
+                   help="CPU throughput mode: each batch runs as N concurrent streams with threads / N threads each "
+                        "(docs/model.md, 'Batch throughput')")
     p.add_argument("--out", default="eval", help="output folder for results.json, results.md, grid.png")
     p.add_argument("--metrics", help="comma-separated: answer_key, swd, fid, kid, semantic, style (default: "
                                      "answer_key on landscapes, else fid,swd,semantic,style)")
@@ -110,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--baseline evaluates no model: leave out --checkpoint/--official")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.streams < 1:
+        raise ValueError(f"--streams must be at least 1, got {args.streams}")
     if args.size is not None:
         args.size = parse_eval_size(args.size)
         if args.data == "landscapes" and args.split == "train":

@@ -289,8 +289,22 @@ class Translator:
             exemplar = exemplar.contiguous(memory_format=torch.channels_last)
         if inspect:
             return inspected_translation(self.model, semantic, exemplar, exemplar_semantic, self.dtype)
+        if self.runtime.streams > 1 and semantic.shape[0] > 1 and self.device.type == "cpu":
+            return self._streamed(semantic, exemplar, exemplar_semantic)
         out = run_model(self.model, semantic, exemplar, exemplar_semantic, self.dtype)
         return Translation(image=out.image.float(), warped=out.warped.float())
+
+    def _streamed(self, semantic: torch.Tensor, exemplar: torch.Tensor,
+                  exemplar_semantic: torch.Tensor | None) -> Translation:
+        """The batch as `runtime.streams` concurrent parts (cocosnet.inference.streams), concatenated."""
+        from cocosnet.inference.streams import run_streams, split_batch
+
+        def part(sem: torch.Tensor, ex: torch.Tensor, ex_sem: torch.Tensor | None):
+            out = run_model(self.model, sem, ex, ex_sem, self.dtype)
+            return out.image.float(), out.warped.float()
+
+        outs = run_streams(part, split_batch(self.runtime.streams, semantic, exemplar, exemplar_semantic))
+        return Translation(image=torch.cat([o[0] for o in outs]), warped=torch.cat([o[1] for o in outs]))
 
     def translate_multi(self, semantic: Any, exemplars: Any, exemplar_semantics: Any | None = None,
                         assign: Any | None = None, region_masks: Any | None = None):
