@@ -149,6 +149,13 @@ class Translator:
         self._weights_cast = self.runtime.backend == "torch" and prepare_for_inference_(self.model, self.runtime)
         self.cfg: ModelConfig = model.cfg
         self.extra = extra or {}
+        # --compile: translations run the network compiled by torch.compile (the inspector and multi-exemplar
+        # translation run it eagerly); nothing is traced until the first translation
+        self._compiled = None
+        if self.runtime.compile:
+            from cocosnet.inference.compiled import CompiledNetwork
+
+            self._compiled = CompiledNetwork(self.model, self.device)
         # --backend onnxruntime / openvino: the network runs exported (the preprocessing and checks stay ours)
         self._exported = None
         if self.runtime.backend != "torch":
@@ -289,7 +296,8 @@ class Translator:
             exemplar = exemplar.contiguous(memory_format=torch.channels_last)
         if inspect:
             return inspected_translation(self.model, semantic, exemplar, exemplar_semantic, self.dtype)
-        out = run_model(self.model, semantic, exemplar, exemplar_semantic, self.dtype)
+        network = self.model if self._compiled is None else self._compiled
+        out = run_model(network, semantic, exemplar, exemplar_semantic, self.dtype)
         return Translation(image=out.image.float(), warped=out.warped.float())
 
     def translate_multi(self, semantic: Any, exemplars: Any, exemplar_semantics: Any | None = None,
