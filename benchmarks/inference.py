@@ -3,18 +3,25 @@
 Weights: the reference-vector recipe (official key layout, converged spectral-norm vectors) when the shared
 reference folder is beside the checkout, else random; timing does not depend on the values.
     python benchmarks/inference.py [--presets ade20k celebahq_edge deepfashion] [--size 256] [--repeats 5]
-        [--variants fp32 fp32-cl bf16 bf16-cl] [--batches 1 4 8] [--streams 2] [--device cpu]
-Each variant (dtype, channels-last layout) runs in its own process: median s/image of `--repeats` after a warm-up,
-the first call's time, peak RSS at batch 1, FLOPs, achieved GFLOP/s against this machine's 3x3-convolution peak
-(measured here too), and images/s at each batch size, one forward per batch and (`--streams`) the batch run as
+        [--variants fp32 fp32-cl bf16 bf16-cl fp32-compile ...] [--batches 1 4 8] [--streams 2] [--device cpu]
+Each variant (dtype, channels-last layout, `--compile`) runs in its own process: median s/image of `--repeats` after
+a warm-up, the first call's time, peak RSS at batch 1, FLOPs, achieved GFLOP/s against this machine's 3x3-convolution
+peak (measured here too), and images/s at each batch size, one forward per batch and (`--streams`) the batch run as
 concurrent streams (inference/streams.py). The official implementation's time and peak RSS
 (`OFFICIAL`, measured on the same machine class) are printed above the table; docs/model.md has the results.
+A compiled variant's first call is its compile, in an empty inductor cache of its own; a second process then loads
+the model again with that cache warm and times its first call alone ("warm first s": what a later run pays).
+    python benchmarks/inference.py --interleaved [--variants fp32 fp32-compile] [--size 128]
+runs the variants side by side in one process instead (each round runs every variant once), for a shared machine:
+median s/image and the ratio to the first variant.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -76,24 +83,47 @@ def _timed(tr, sem, ex, ex_sem) -> float:
     return time.perf_counter() - t
 
 
+def _load(spec: dict):
+    from cocosnet.inference import Translator
+
+    return Translator.from_official(spec["preset"], folder=spec["folder"], device=spec["device"],
+                                    dtype=spec["dtype"], channels_last=spec["channels_last"],
+                                    compile=spec.get("compile", False), low_memory=spec["low_memory"],
+                                    image_size=spec["size"])
+
+
+def interleaved(spec: dict) -> dict:
+    """Every variant in this one process, each round running each once (the order rotates): a shared machine's
+    load falls on all of them alike. Returns per variant the first call and the median of the rounds."""
+    trs = {name: _load({**spec, **dict(zip(("dtype", "channels_last", "compile"), VARIANTS[name], strict=True))})
+           for name in spec["variants"]}
+    sem, ex, ex_sem = _inputs(next(iter(trs.values())).cfg, 1)
+    first = {name: _timed(tr, sem, ex, ex_sem) for name, tr in trs.items()}
+    times: dict[str, list[float]] = {name: [] for name in trs}
+    names = list(trs)
+    for r in range(spec["repeats"]):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            times[name].append(_timed(trs[name], sem, ex, ex_sem))
+    return {name: {"first_s": first[name], "seconds": median(times[name])} for name in names}
+
+
 def case(spec: dict) -> dict:
     """One configuration in this process: load, first call, median of `repeats`, peak RSS, FLOPs, batch rates."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from cocosnet.inference import Translator
-
     t0 = time.perf_counter()
-    tr = Translator.from_official(spec["preset"], folder=spec["folder"], device=spec["device"], dtype=spec["dtype"],
-                                  channels_last=spec["channels_last"], low_memory=spec["low_memory"],
-                                  image_size=spec["size"])
+    tr = _load(spec)
     load_s = time.perf_counter() - t0
     sem, ex, ex_sem = _inputs(tr.cfg, 1)
-    first_s = _timed(tr, sem, ex, ex_sem)  # oneDNN primitive creation, first-touch of every buffer
+    first_s = _timed(tr, sem, ex, ex_sem)  # oneDNN primitive creation, first-touch of every buffer; or the compile
+    if spec.get("first_only"):
+        return {"first_s": first_s, "load_s": load_s}
     times = [_timed(tr, sem, ex, ex_sem) for _ in range(spec["repeats"])]
     peak = peak_rss_mb() / 1024  # batch 1 only: the batch rates below need more memory
     gpu = torch.cuda.max_memory_allocated() / 2**30 if tr.device.type == "cuda" else 0.0
-    with FlopCounterMode(display=False) as counter:  # matmul/conv FLOPs (2 per MAC) of one translation
+    # matmul/conv FLOPs (2 per MAC) of one translation, counted on the eager network (the same operations)
+    with torch.compiler.set_stance("force_eager"), FlopCounterMode(display=False) as counter:
         tr.translate(sem, ex, ex_sem)
     rates, streamed = {}, {}
     plain_runtime = tr.runtime
@@ -129,16 +159,67 @@ def conv_peak(dtype: str, repeats: int = 5) -> float:
     return flop / median(times) / 1e9
 
 
-VARIANTS = {  # name: (dtype, channels_last)
-    "fp32": ("float32", False), "fp32-cl": ("float32", True), "bf16": ("bfloat16", False),
-    "bf16-cl": ("bfloat16", True)}
+VARIANTS = {  # name: (dtype, channels_last, compile)
+    "fp32": ("float32", False, False), "fp32-cl": ("float32", True, False), "bf16": ("bfloat16", False, False),
+    "bf16-cl": ("bfloat16", True, False), "fp32-compile": ("float32", False, True),
+    "fp32-cl-compile": ("float32", True, True), "bf16-cl-compile": ("bfloat16", True, True)}
+DEFAULT_VARIANTS = ["fp32", "fp32-cl", "bf16", "bf16-cl"]  # the compiled ones take minutes each: ask for them
+
+
+def run_compiled_case(spec: dict) -> dict:
+    """A compiled variant: cold (an empty inductor cache of its own), then the first call of a second process with
+    that cache warm."""
+    with tempfile.TemporaryDirectory(prefix="inductor-") as cache:
+        with _inductor_cache(cache):
+            r = run_case(Path(__file__), [json.dumps(spec)])
+            if "error" not in r:
+                warm = run_case(Path(__file__), [json.dumps({**spec, "first_only": True})])
+                r["warm_first_s"] = warm.get("first_s")
+    return r
+
+
+@contextlib.contextmanager
+def _inductor_cache(folder: str):
+    """TORCHINDUCTOR_CACHE_DIR=folder for the case processes started meanwhile (they inherit the environment)."""
+    old = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = folder
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TORCHINDUCTOR_CACHE_DIR"]
+        else:
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = old
+
+
+def main_interleaved(args) -> None:
+    rows = []
+    for preset in args.presets:
+        with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(prefix="inductor-") as cache:
+            write_weights(preset, Path(tmp))
+            spec = {"interleaved": True, "preset": preset, "folder": tmp, "device": args.device,
+                    "low_memory": args.low_memory, "size": args.size, "repeats": args.repeats,
+                    "variants": args.variants}
+            with _inductor_cache(cache):
+                r = run_case(Path(__file__), [json.dumps(spec)])
+            if "error" in r:
+                rows.append([preset, "error", r["error"][:80], "", ""])
+                continue
+            base = r[args.variants[0]]["seconds"]
+            rows += [[preset, name, f"{r[name]['seconds']:.3f}", f"{r[name]['seconds'] / base:.2f}",
+                      f"{r[name]['first_s']:.1f}"] for name in args.variants]
+    print(f"machine: {machine()}; device {args.device}; {args.size}²; interleaved in one process, median of "
+          f"{args.repeats} rounds; load average {os.getloadavg()[0]:.1f} at the end")
+    print_table(["preset", "variant", "s / image", f"vs {args.variants[0]}", "first call s"], rows)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--case", help=argparse.SUPPRESS)
     ap.add_argument("--presets", nargs="+", default=["ade20k"])
-    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, choices=list(VARIANTS))
+    ap.add_argument("--interleaved", action="store_true",
+                    help="all variants in one process, side by side (ratios on a shared machine)")
     ap.add_argument("--size", type=int, default=256, help="resolution (multiple of 32)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batches", type=int, nargs="*", default=[1, 4, 8], help="batch sizes for images/s")
@@ -152,12 +233,18 @@ def main() -> None:
         spec = json.loads(args.case)
         if spec.get("conv_peak"):
             print(json.dumps({d: conv_peak(d) for d in ("float32", "bfloat16")}))
+        elif spec.get("interleaved"):
+            print(json.dumps(interleaved(spec)))
         else:
             print(json.dumps(case(spec)))
         return
+    if args.interleaved:
+        main_interleaved(args)
+        return
     peak = run_case(Path(__file__), [json.dumps({"conv_peak": True})])
     streamed_batches = [b for b in args.batches if b > 1] if args.streams > 1 else []
-    headers = ["preset", "variant", "s / image", "first call s", "peak RSS GB", "GFLOP", "GFLOP/s", "of conv peak",
+    headers = ["preset", "variant", "s / image", "first call s", "warm first s", "peak RSS GB", "GFLOP", "GFLOP/s",
+               "of conv peak",
                *(f"img/s b{b}" for b in args.batches), "batch gain",
                *(f"img/s b{b}, {args.streams} streams (vs b{args.batches[0]})" for b in streamed_batches)]
     rows = []
@@ -165,11 +252,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             write_weights(preset, Path(tmp))
             for name in args.variants:
-                dtype, cl = VARIANTS[name]
+                dtype, cl, compiled = VARIANTS[name]
                 spec = {"preset": preset, "folder": tmp, "device": args.device, "dtype": dtype, "channels_last": cl,
-                        "low_memory": args.low_memory, "size": args.size, "repeats": args.repeats,
-                        "batches": args.batches, "batch_repeats": args.batch_repeats, "streams": args.streams}
-                r = run_case(Path(__file__), [json.dumps(spec)])
+                        "compile": compiled, "low_memory": args.low_memory, "size": args.size,
+                        "repeats": args.repeats, "batches": args.batches, "batch_repeats": args.batch_repeats,
+                        "streams": args.streams}
+                r = run_compiled_case(spec) if compiled else run_case(Path(__file__), [json.dumps(spec)])
                 if "error" in r:
                     rows.append([preset, name, "error", r["error"][:80], *[""] * (len(headers) - 4)])
                     continue
@@ -177,7 +265,9 @@ def main() -> None:
                 with_streams = [f"{r['streamed'][str(b)]:.2f} ({r['streamed'][str(b)] / base:.2f}x)"
                                 for b in args.batches if str(b) in r["streamed"]]
                 achieved = r["gflop"] / r["seconds"]
-                rows.append([preset, name, f"{r['seconds']:.2f}", f"{r['first_s']:.2f}", f"{r['peak_gb']:.2f}",
+                warm = r.get("warm_first_s")
+                rows.append([preset, name, f"{r['seconds']:.2f}", f"{r['first_s']:.2f}",
+                             "" if warm is None else f"{warm:.2f}", f"{r['peak_gb']:.2f}",
                              f"{r['gflop']:.0f}", f"{achieved:.0f}",
                              f"{achieved / peak['bfloat16' if dtype == 'bfloat16' else 'float32']:.0%}",
                              *(f"{r['rates'][str(b)]:.2f}" for b in args.batches),
@@ -192,6 +282,7 @@ def main() -> None:
         print("official PyTorch, batch 1 (ARCHITECTURE.md §9, same machine class, 256²): "
               + ", ".join(f"{p} {OFFICIAL[p][0] * scale:.2f} s / {OFFICIAL[p][1]} GB" for p in args.presets
                           if p in OFFICIAL) + (" (scaled by pixels)" if args.size != 256 else ""))
+    print(f"load average {os.getloadavg()[0]:.1f} at the end (2 cores: above ~2 the machine was shared)")
     print_table(headers, rows)
 
 

@@ -21,6 +21,8 @@ def checked_label_ids(label: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
     if label.dim() != 4 or label.shape[1] != 1:
         raise ValueError(f"preset {cfg.name!r} takes a label map of class ids [B,1,H,W], got {tuple(label.shape)}")
     ids = label.long()
+    if torch.compiler.is_compiling():  # a compiled forward: its caller checked the ids (`run_model`), eagerly
+        return ids
     if label.is_floating_point() and not torch.equal(ids.to(label.dtype), label):
         raise ValueError("label map must hold integer class ids, got fractional values")
     lo, hi = int(ids.min()), int(ids.max())

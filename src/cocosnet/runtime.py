@@ -48,12 +48,18 @@ class RuntimeOptions:
     # CPU throughput mode: a batch runs as this many concurrent streams, each with threads / streams intra-op
     # threads (cocosnet.inference.streams; serve: threads per slot). 1: one forward over the whole batch
     streams: int = 1
+    # inference: the torch network compiled by torch.compile (inductor; on the CPU with freezing: weights as constants,
+    # convolutions pre-packed for oneDNN); minutes on the first call of each input size (cocosnet.inference.compiled)
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.exported is not None and self.backend == "torch":
             raise ValueError("an exported network (--exported) runs with --backend onnxruntime or openvino")
+        if self.compile is True and self.backend != "torch":
+            raise ValueError(f"--compile compiles the PyTorch network; --backend {self.backend} runs an exported "
+                             f"graph that {self.backend} optimises itself: drop --compile or use --backend torch")
         for name in ("warp_impl", "attention_impl"):
             if getattr(self, name) not in ATTENTION_IMPLS:
                 raise ValueError(f"{name} must be one of {', '.join(ATTENTION_IMPLS)}, got {getattr(self, name)!r}")
@@ -64,7 +70,7 @@ class RuntimeOptions:
             raise ValueError(f"streams must be an integer >= 1, got {self.streams!r}")
         if self.band_rows < 0:
             raise ValueError(f"band_rows must be >= 0 (0: the last block in one piece), got {self.band_rows}")
-        for name in ("low_memory", "channels_last", "cast_weights"):
+        for name in ("low_memory", "channels_last", "cast_weights", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.dtype not in INFERENCE_DTYPES:

@@ -31,6 +31,12 @@ def add_model_arguments(p: argparse.ArgumentParser, backend: bool = True) -> Non
     p.add_argument("--channels-last", action="store_true",
                    help="channels-last weights and feature maps (faster convolutions on the CPU; float32 within "
                         "~1e-5 of the default)")
+    if backend:  # the commands that run the network (translate, serve, evaluate); docs/model.md, "Compiled"
+        p.add_argument("--compile", action="store_true",
+                       help="run the network compiled by torch.compile (inductor; needs a C++ compiler on the CPU): "
+                            "faster translations after a first call of minutes per input size (kernels cached in "
+                            "TORCHINDUCTOR_CACHE_DIR, default ~/.cache/cocosnet/inductor); float32 within ~1e-5 "
+                            "of the default")
 
 
 def check_input_file(flag: str, path: str | Path, what: str = "") -> None:
@@ -70,7 +76,8 @@ def load_translator(args: argparse.Namespace):
 
     runtime = RuntimeOptions(device=args.device, dtype=args.dtype, low_memory=args.low_memory,
                              backend=getattr(args, "backend", "torch"), exported=getattr(args, "exported", None),
-                             channels_last=getattr(args, "channels_last", False), streams=getattr(args, "streams", 1))
+                             channels_last=getattr(args, "channels_last", False), streams=getattr(args, "streams", 1),
+                             compile=getattr(args, "compile", False))
     if args.official:
         overrides = {"image_size": args.image_size} if args.image_size else {}
         return Translator.from_official(args.preset, folder=args.official, runtime=runtime, **overrides)

@@ -149,6 +149,13 @@ class Translator:
         self._weights_cast = self.runtime.backend == "torch" and prepare_for_inference_(self.model, self.runtime)
         self.cfg: ModelConfig = model.cfg
         self.extra = extra or {}
+        # --compile: translations run the network compiled by torch.compile (the inspector and multi-exemplar
+        # translation run it eagerly); nothing is traced until the first translation
+        self._compiled = None
+        if self.runtime.compile:
+            from cocosnet.inference.compiled import CompiledNetwork
+
+            self._compiled = CompiledNetwork(self.model, self.device)
         # --backend onnxruntime / openvino: the network runs exported (the preprocessing and checks stay ours)
         self._exported = None
         if self.runtime.backend != "torch":
@@ -289,18 +296,19 @@ class Translator:
             exemplar = exemplar.contiguous(memory_format=torch.channels_last)
         if inspect:
             return inspected_translation(self.model, semantic, exemplar, exemplar_semantic, self.dtype)
+        network = self.model if self._compiled is None else self._compiled
         if self.runtime.streams > 1 and semantic.shape[0] > 1 and self.device.type == "cpu":
-            return self._streamed(semantic, exemplar, exemplar_semantic)
-        out = run_model(self.model, semantic, exemplar, exemplar_semantic, self.dtype)
+            return self._streamed(network, semantic, exemplar, exemplar_semantic)
+        out = run_model(network, semantic, exemplar, exemplar_semantic, self.dtype)
         return Translation(image=out.image.float(), warped=out.warped.float())
 
-    def _streamed(self, semantic: torch.Tensor, exemplar: torch.Tensor,
+    def _streamed(self, network, semantic: torch.Tensor, exemplar: torch.Tensor,
                   exemplar_semantic: torch.Tensor | None) -> Translation:
         """The batch as `runtime.streams` concurrent parts (cocosnet.inference.streams), concatenated."""
         from cocosnet.inference.streams import run_streams, split_batch
 
         def part(sem: torch.Tensor, ex: torch.Tensor, ex_sem: torch.Tensor | None):
-            out = run_model(self.model, sem, ex, ex_sem, self.dtype)
+            out = run_model(network, sem, ex, ex_sem, self.dtype)
             return out.image.float(), out.warped.float()
 
         outs = run_streams(part, split_batch(self.runtime.streams, semantic, exemplar, exemplar_semantic))
