@@ -15,13 +15,13 @@ the inference networks import without them.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import types
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from official_code import import_official, official_networks, official_options, recipe_state_dicts  # noqa: E402
 
 HEIGHT, WIDTH = 128, 192
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "official_nonsquare"
@@ -32,48 +32,15 @@ def widen(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, x[..., : WIDTH - x.shape[-1]]], -1)
 
 
-def stub_torchvision() -> None:
-    tv = types.ModuleType("torchvision")
-    tv.models = types.ModuleType("torchvision.models")
-    tv.transforms = types.ModuleType("torchvision.transforms")
-    for name in ("Compose", "Lambda", "Normalize", "ToPILImage", "ToTensor", "Resize"):
-        setattr(tv.transforms, name, lambda *a, **k: None)
-    sys.modules.update({"torchvision": tv, "torchvision.models": tv.models, "torchvision.transforms": tv.transforms})
-
-
-def stub_sync_batchnorm() -> None:
-    """The official code's sync_batchnorm is a git submodule; with --PONO (these options) SPADE never uses it."""
-    sbn = types.ModuleType("models.networks.sync_batchnorm")
-    sbn.SynchronizedBatchNorm2d, sbn.SynchronizedBatchNorm1d = torch.nn.BatchNorm2d, torch.nn.BatchNorm1d
-    sbn.DataParallelWithCallback = torch.nn.DataParallel
-    sys.modules["models.networks.sync_batchnorm"] = sbn
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--official-code", required=True, type=Path)
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parent.parent.parent / "shared")
     args = ap.parse_args()
     ref = args.shared.resolve() / "reference" / "official_cocosnet"
-    os.chdir(args.official_code)  # its util/ reads a palette file by a relative path on import
-    sys.path.insert(0, str(ref / "vectors"))
-    from recipe_weights import make_state_dict
-
-    stub_torchvision()
-    sys.path.insert(0, str(args.official_code.resolve()))
-    import models  # noqa: F401  (the package, before its sync_batchnorm stand-in)
-
-    stub_sync_batchnorm()
-    import models.networks as networks
-
-    opt = argparse.Namespace(**json.loads((ref / "options_celebahqedge.json").read_text())["test"])
-    opt.crop_size = opt.load_size = WIDTH
-    opt.aspect_ratio = WIDTH / HEIGHT
-    opt.gpu_ids = []
-    net_g, net_corr = networks.define_G(opt), networks.define_Corr(opt)
-    for net, name in ((net_g, "netG"), (net_corr, "netCorr")):
-        net.load_state_dict(make_state_dict(json.loads((ref / f"celebahqedge_{name}.json").read_text()), 11))
-        net.eval()
+    import_official(args.official_code)
+    opt = official_options(ref, "celebahq_edge", WIDTH, aspect_ratio=WIDTH / HEIGHT)
+    net_g, net_corr = official_networks(opt, recipe_state_dicts(ref, "celebahq_edge"))
     inputs = torch.load(ref / "vectors" / "celebahqedge" / "inputs.pt", weights_only=True)
     label, label_ref, exemplar = (widen(inputs[k]) for k in ("label", "label_ref", "ref"))
     with torch.no_grad():
