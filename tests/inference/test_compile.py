@@ -1,0 +1,104 @@
+"""--compile: the network compiled by torch.compile (inductor, CPU freezing) gives the eager network's images.
+
+One tiny model is compiled once for the module (compiling takes tens of seconds even for it)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+
+from cocosnet.inference import Translator
+from cocosnet.inference import compiled as compiled_module
+from cocosnet.inference.compiled import CompileUnavailable, CompiledNetwork, check_compile_support
+from cocosnet.runtime import RuntimeOptions
+from tests.inference.test_backends import assert_agrees
+
+
+def _inputs(cfg, seed: int = 3):
+    g = torch.Generator().manual_seed(seed)
+    s = cfg.image_size
+    return (torch.randint(0, cfg.label_nc, (1, 1, s, s), generator=g), torch.rand(1, 3, s, s, generator=g) * 2 - 1,
+            torch.randint(0, cfg.label_nc, (1, 1, s, s), generator=g))
+
+
+@pytest.fixture(scope="module")
+def pair(tiny_checkpoint, tmp_path_factory):
+    """(eager, compiled) Translators of the tiny checkpoint, the compiled one already called once."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("inductor")))
+    try:
+        check_compile_support(torch.device("cpu"))
+    except CompileUnavailable as exc:
+        pytest.skip(str(exc))  # no C++ compiler on this machine: the error itself is tested below
+    eager = Translator.from_pretrained(tiny_checkpoint, device="cpu")
+    comp = Translator.from_pretrained(tiny_checkpoint, device="cpu", compile=True)
+    comp.forward_tensors(*_inputs(comp.cfg))
+    yield eager, comp
+    mp.undo()
+
+
+def test_the_compiled_network_gives_the_eager_images(pair):
+    # fusion and the pre-packed convolutions reorder float32 sums: the agreement of any other float32 runtime
+    # (tests/inference/test_backends.py: the warp within 1e-4, the image within 1e-4 at >= 90 % of the pixels)
+    eager, comp = pair
+    for seed in (3, 4):
+        inputs = _inputs(eager.cfg, seed)
+        assert_agrees(comp.forward_tensors(*inputs), eager.forward_tensors(*inputs))
+
+
+def test_a_second_call_of_the_same_size_does_not_recompile(pair):
+    from torch._dynamo.utils import counters
+
+    _, comp = pair
+    graphs = counters["stats"]["unique_graphs"]
+    comp.forward_tensors(*_inputs(comp.cfg, 5))
+    assert counters["stats"]["unique_graphs"] == graphs
+    assert len(comp._compiled.shapes) == 1
+
+
+def test_compile_is_refused_with_an_exported_backend():
+    with pytest.raises(ValueError, match="--compile compiles the PyTorch network; --backend openvino"):
+        RuntimeOptions(compile=True, backend="openvino")
+    with pytest.raises(ValueError, match="compile must be True or False"):
+        RuntimeOptions(compile="yes")
+
+
+def test_no_cpp_compiler_is_a_clear_error(monkeypatch):
+    from torch._inductor import cpp_builder
+
+    def no_compiler():
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
+    with pytest.raises(CompileUnavailable, match="needs a C\\+\\+ compiler .* install g\\+\\+ or clang\\+\\+"):
+        CompiledNetwork(torch.nn.Identity(), torch.device("cpu"))
+
+
+def test_the_cache_folder_is_the_users_or_cocosnets(monkeypatch, tmp_path):
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert compiled_module.use_cache_dir() == str(tmp_path / "cocosnet" / "inductor")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/somewhere/else")
+    assert compiled_module.use_cache_dir() == "/somewhere/else"
+
+
+@pytest.mark.parametrize("command", ["translate", "serve", "evaluate"])
+def test_the_compile_flag_reaches_the_translator(command, tiny_checkpoint, monkeypatch):
+    from cocosnet.cli import build_parser
+    from cocosnet.commands._common import load_translator
+
+    built = []
+
+    class Recorder:
+        def __init__(self, model, device):
+            built.append(device.type)
+
+    monkeypatch.setattr(compiled_module, "CompiledNetwork", Recorder)
+    extra = {"translate": ["--input", "x.png", "--exemplar", "y.png", "--out", "z.png"], "serve": [],
+             "evaluate": ["--data", "landscapes"]}[command]
+    args = build_parser(only=command).parse_args([command, "--checkpoint", str(tiny_checkpoint), "--compile", *extra])
+    assert isinstance(args, argparse.Namespace) and args.compile
+    translator = load_translator(args)
+    assert translator.runtime.compile and built == ["cpu"] or built == [translator.device.type]
