@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cocosnet.label_resize import one_hot_map
 from cocosnet.nn import ResidualBlock, SPADEResnetBlock, arithmetic, feature_normalize, softmax_attention
 from cocosnet.nn.normalization import EPS
 from cocosnet.nn.spectral import sn_conv
@@ -30,6 +31,7 @@ class DomainAdaptor(nn.Module):
     def __init__(self, in_nc: int, cfg: ModelConfig, onehot: bool = False):
         super().__init__()
         nf = cfg.adaptor_nf
+        self.in_nc, self.onehot = in_nc, onehot
         oh = 0 if onehot else None
         strided = {4: (2, 4), 2: (2,), 1: ()}[cfg.feature_stride]
         widths = [in_nc, nf, 2 * nf, 4 * nf, 8 * nf, 8 * nf]
@@ -42,12 +44,20 @@ class DomainAdaptor(nn.Module):
         self.G_middle_0 = SPADEResnetBlock(8 * nf, 8 * nf, in_nc, cfg.spade_hidden, oh)
         self.G_middle_1 = SPADEResnetBlock(8 * nf, 4 * nf, in_nc, cfg.spade_hidden, oh)
 
-    def forward(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
-        """ids: class ids [B,H,W] of a one-hot input, for the faster SPADE path (optional)."""
-        cond = x
-        x = self.layer1(x)
+    def forward(self, x: torch.Tensor | None, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """ids: class ids [B,H,W] of a one-hot input, for the faster SPADE path (optional). With them the SPADE
+        blocks read only the ids, so x may be None: the one-hot map is then made here for the first convolution
+        alone — the same numbers without keeping (or resizing) the full-size map."""
+        lookup = self.onehot and ids is not None
+        if x is None:
+            if not lookup:
+                raise ValueError("the domain adaptor needs its input map (class ids alone only for a one-hot input)")
+            x = one_hot_map(ids, self.in_nc)
+        cond = None if lookup else x
+        x = self.layer1(x)  # a one-hot map made here is freed with this
+        ops = arithmetic()  # inference: the activation overwrites the normalised map
         for i in range(2, 6):
-            x = getattr(self, f"layer{i}")(F.leaky_relu(x, 0.2))
+            x = getattr(self, f"layer{i}")(ops.leaky_relu(x, 0.2))
         x = self.head_0(x, cond, ids)
         x = self.G_middle_0(x, cond, ids)
         return self.G_middle_1(x, cond, ids)
@@ -131,7 +141,8 @@ class Correspondence(nn.Module):
     ) -> CorrespondenceOutput:
         """semantic: encoded x_A [B,semantic_nc,H,W]; exemplar: y_B [B,3,H,W] in [-1,1]; exemplar_semantic: its
         encoded label map (required with maskmix and for the warped mask); label_ids: x_A's class ids [B,H,W]
-        when `semantic` is their one-hot map (optional: a faster path with the same numbers). return_mask: warp the
+        when `semantic` is their one-hot map (optional: a faster path with the same numbers; semantic=None with
+        label_ids: the one-hot map is made from them where it is read, never kept whole). return_mask: warp the
         exemplar's label map too (default: for a label-map preset, when that map is given)."""
         cfg = self.cfg
         h, w = exemplar.shape[-2:]
@@ -143,16 +154,30 @@ class Correspondence(nn.Module):
                 f"preset {cfg.name!r} needs the exemplar's semantic map (exemplar_semantic / --exemplar-label)"
             )
 
+        if semantic is None and (label_ids is None or not cfg.label_nc):
+            raise ValueError("give the encoded semantic map, or label_ids for a label-map preset")
+        kept = {}  # return_intermediates: the feature maps the inspector reads; otherwise each is dropped when used
         seg_feat, img_feat = self.adapt(semantic, exemplar, label_ids)
-        cont = feature_normalize(seg_feat)
-        ref = feature_normalize(img_feat)
+        if return_intermediates:
+            kept.update(adaptive_feature_seg=seg_feat, adaptive_feature_img=img_feat)
+        cont, ref = feature_normalize(seg_feat), feature_normalize(img_feat)
+        del seg_feat, img_feat
         if cfg.maskmix:
-            cont = torch.cat([cont, F.interpolate(semantic, size=(fh, fw), mode="nearest")], 1)
+            small_sem = (one_hot_map(label_ids, cfg.label_nc, (fh, fw)) if semantic is None
+                         else F.interpolate(semantic, size=(fh, fw), mode="nearest"))
+            cont = torch.cat([cont, small_sem], 1)
             ref = torch.cat([ref, F.interpolate(exemplar_semantic, size=(fh, fw), mode="nearest")], 1)
+            del small_sem
+        del semantic  # the caller's reference aside, nothing below reads x_A
         cont_features = self.layer(cont)
+        del cont
         ref_features = self.layer(ref)
+        del ref
         theta = self.theta(cont_features)
         phi = self.phi(ref_features)
+        if return_intermediates:
+            kept.update(cont_features=cont_features, ref_features=ref_features, theta=theta, phi=phi)
+        del cont_features, ref_features
         with torch.autocast(exemplar.device.type, enabled=False):
             # the correlation is divided by a temperature of 0.01: half-precision rounding of the cosines would
             # move the softmax logits by ~0.4, so matching and warping always run in float32
@@ -161,10 +186,8 @@ class Correspondence(nn.Module):
                 None if exemplar_semantic is None else exemplar_semantic.float(),
                 return_mask, return_cycle, return_corr,
             )
-        if return_intermediates:
-            out.adaptive_feature_seg, out.adaptive_feature_img = seg_feat, img_feat
-            out.cont_features, out.ref_features = cont_features, ref_features
-            out.theta, out.phi = theta, phi
+        for name, value in kept.items():
+            setattr(out, name, value)
         return out
 
     def correlate_and_warp(

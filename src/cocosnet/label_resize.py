@@ -21,6 +21,15 @@ def resize_ids(ids: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(ids[:, None].float(), size=size, mode="nearest")[:, 0].long()
 
 
+def one_hot_map(ids: torch.Tensor, classes: int, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Class ids [B,H,W] -> float32 one-hot map [B,classes,H,W]; with `size`, of the ids nearest-resized first,
+    which equals nearest-resizing the full one-hot map (the same samples of 0s and 1s) at a fraction of the
+    memory."""
+    if size is not None:
+        ids = resize_ids(ids, size)
+    return torch.zeros(ids.shape[0], classes, *ids.shape[1:], device=ids.device).scatter_(1, ids[:, None], 1.0)
+
+
 def resize_label(label: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     """Nearest resize of an HxW class-id array to `size` (int: square; (H, W)) with PIL, as int64."""
     h, w = (size, size) if isinstance(size, int | np.integer) else size

@@ -10,6 +10,7 @@ from torch import nn
 
 from cocosnet.correspondence import Correspondence, CorrespondenceOutput
 from cocosnet.generator import Generator
+from cocosnet.label_resize import one_hot_map
 from cocosnet.presets import ModelConfig
 from cocosnet.runtime import RuntimeOptions
 
@@ -37,8 +38,7 @@ def encode_semantic(label: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
     Raises ValueError naming the bad ids / channel count, so a wrong label never becomes a silently wrong image.
     """
     if cfg.label_nc:
-        ids = checked_label_ids(label, cfg)
-        return torch.zeros(ids.shape[0], cfg.label_nc, *ids.shape[2:], device=ids.device).scatter_(1, ids, 1.0)
+        return one_hot_map(checked_label_ids(label, cfg)[:, 0], cfg.label_nc)
     if label.dim() != 4 or label.shape[1] != cfg.semantic_nc:
         raise ValueError(
             f"preset {cfg.name!r} takes a {cfg.semantic_nc}-channel semantic map [B,{cfg.semantic_nc},H,W], "
@@ -77,33 +77,37 @@ class CoCosNet(nn.Module):
     ) -> TranslationOutput:
         """semantic / exemplar_semantic: already encoded (see `encode`); exemplar in [-1,1]; label_ids: the class
         ids [B,H,W] behind a one-hot `semantic` (optional; lets SPADE look weights up instead of convolving).
-        semantic=None with label_ids: encoded here, and dropped once the correspondence is done."""
+        semantic=None with label_ids: the full-size one-hot map is then made only for the correspondence's first
+        convolution, and each smaller one from the resized ids (the same numbers, a fraction of the memory)."""
         h, w = exemplar.shape[-2:]
-        if semantic is None:  # class ids alone: the one-hot map lives only as long as the correspondence needs it
-            if label_ids is None or not self.cfg.label_nc:
-                raise ValueError("give the encoded semantic map, or label_ids for a label-map preset")
-            semantic = self.encode(label_ids[:, None])
-        if semantic.shape[-2:] != (h, w):
-            raise ValueError(f"semantic map is {tuple(semantic.shape[-2:])} but the exemplar is {(h, w)}")
+        if semantic is None and (label_ids is None or not self.cfg.label_nc):
+            raise ValueError("give the encoded semantic map, or label_ids for a label-map preset")
+        got = tuple((semantic if semantic is not None else label_ids).shape[-2:])
+        if got != (h, w):
+            raise ValueError(f"semantic map is {got} but the exemplar is {(h, w)}")
         if h % 32 or w % 32:
             raise ValueError(f"image size must be a multiple of 32, got {h}x{w}")
         corr = self.correspondence(semantic, exemplar, exemplar_semantic, label_ids=label_ids, **corr_kwargs)
         g_in, g_kwargs = self.generator_inputs(corr.warp_out, semantic, label_ids)
-        del semantic  # the one-hot map is not kept through the generator
+        del semantic  # a given one-hot map is not kept through the generator
         image = self.generator(g_in, label_ids, **g_kwargs)
         return TranslationOutput(image=image, warped=corr.warp_out, correspondence=corr)
 
-    def generator_inputs(self, warped: torch.Tensor, semantic: torch.Tensor,
+    def generator_inputs(self, warped: torch.Tensor, semantic: torch.Tensor | None,
                          label_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """What G is called with, `self.generator(g_in, label_ids, **kwargs)`, for a warped exemplar r_y->x (one
-        exemplar's warp, or a composite of several: `inference.multi_exemplar`) and the encoded x_A."""
+        exemplar's warp, or a composite of several: `inference.multi_exemplar`) and the encoded x_A (None: the
+        class ids `label_ids` stand for it)."""
         if label_ids is not None and self.cfg.label_nc:
             # SPADE reads the one-hot part through the ids, so only the first layer sees the full conditioning, at
             # 1/32 (nearest resizing commutes with the concatenation: the same numbers, with or without autograd)
             small = (warped.shape[-2] // 32, warped.shape[-1] // 32)
-            fc_cond = torch.cat([F.interpolate(warped, size=small, mode="nearest"),
-                                 F.interpolate(semantic, size=small, mode="nearest")], 1)
+            small_sem = (one_hot_map(label_ids, self.cfg.label_nc, small) if semantic is None
+                         else F.interpolate(semantic, size=small, mode="nearest"))
+            fc_cond = torch.cat([F.interpolate(warped, size=small, mode="nearest"), small_sem], 1)
             return warped, {"fc_cond": fc_cond}
+        if semantic is None:
+            raise ValueError("give the encoded semantic map, or label_ids for a label-map preset")
         return torch.cat([warped, semantic], 1), {}
 
 

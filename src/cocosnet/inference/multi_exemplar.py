@@ -167,7 +167,7 @@ def run_model_multi(model: CoCosNet, semantic: torch.Tensor, exemplars: Sequence
     Returns (image, composite, warps [K,...]). With every pixel on one exemplar this is `run_model` exactly."""
     cfg = model.cfg
     ids = checked_label_ids(semantic, cfg)[:, 0] if cfg.label_nc else None
-    sem = model.encode(semantic)
+    sem = None if ids is not None else model.encode(semantic)  # class ids: no full-size one-hot map kept
     with torch.autocast(semantic.device.type, dtype=getattr(torch, dtype), enabled=dtype != "float32"):
         warps = torch.stack([
             model.correspondence(sem, ex, encode_exemplar_semantic(model, ex_sem), label_ids=ids,

@@ -29,9 +29,10 @@ class SPADEResnetBlock(nn.Module):
         if self.learned_shortcut:
             self.norm_s = SPADE(fin, cond_nc, hidden, onehot_start)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
-        """ids: optional class ids [B,H,W] of the one-hot part of `cond` (faster SPADE, same numbers)."""
-        if cond.shape[-2:] != x.shape[-2:]:  # resize once for the block's two or three SPADE layers
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """ids: optional class ids [B,H,W] of the one-hot part of `cond` (faster SPADE, same numbers); cond=None
+        when that part is all of it (the ids then stand for it)."""
+        if cond is not None and cond.shape[-2:] != x.shape[-2:]:  # resize once for the block's SPADE layers
             cond = F.interpolate(cond, size=x.shape[-2:], mode="nearest")
         if ids is not None:
             ids = resize_ids(ids, x.shape[-2:])

@@ -67,18 +67,25 @@ class SPADE(nn.Module):
         self.mlp_gamma = nn.Conv2d(hidden, norm_nc, 3)
         self.mlp_beta = nn.Conv2d(hidden, norm_nc, 3)
 
-    def shared(self, cond: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+    def shared(self, cond: torch.Tensor | None, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """mlp_shared(cond); with ids, the one-hot channels are looked up, so `cond` is read only below
+        onehot_start (None when there is nothing there)."""
         if ids is None or self.onehot_start is None:
+            if cond is None:
+                raise ValueError("SPADE needs its conditioning map (class ids stand only for one-hot channels)")
             return self.mlp_shared(cond)
         conv, k, ops = self.mlp_shared[1], self.onehot_start, arithmetic()
+        if k and cond is None:
+            raise ValueError(f"SPADE reads the conditioning's first {k} channels: give cond with the ids")
         out = onehot_conv3x3(ids, conv.weight[:, k:])
         if k:
             out = out + F.conv2d(self.pad(cond[:, :k]), conv.weight[:, :k])
         return ops.relu(ops.add(out, conv.bias[:, None, None]))
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """cond: the conditioning map; None when ids stand for all of it (onehot_start 0)."""
         normalized = self.param_free_norm(x)
-        if cond.shape[-2:] != x.shape[-2:]:
+        if cond is not None and cond.shape[-2:] != x.shape[-2:]:
             cond = F.interpolate(cond, size=x.shape[-2:], mode="nearest")
         if ids is not None:
             ids = resize_ids(ids, x.shape[-2:])

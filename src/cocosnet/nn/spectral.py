@@ -14,9 +14,33 @@ from torch import nn
 
 
 def spectral_norm(module: nn.Module) -> nn.Module:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return nn.utils.spectral_norm(module)
+    """`torch.nn.utils.spectral_norm(module)` (the legacy hook and names). On the meta device (a model built to
+    receive checkpoint weights) the same hook and buffers are registered without the random u, v initialisation:
+    those values are overwritten by the load anyway, and running normal_/normalize on meta tensors imports torch's
+    Python meta kernels and decompositions (~800 modules, ~75 MB resident for the rest of the process)."""
+    weight = getattr(module, "weight", None)
+    if not isinstance(weight, nn.Parameter) or weight.device.type != "meta":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return nn.utils.spectral_norm(module)
+    from torch.nn.utils.spectral_norm import (
+        SpectralNorm,
+        SpectralNormLoadStateDictPreHook,
+        SpectralNormStateDictHook,
+    )
+
+    dim = 1 if isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)) else 0
+    fn = SpectralNorm("weight", 1, dim, 1e-12)  # torch's defaults, as nn.utils.spectral_norm(module) uses
+    h = weight.shape[dim]
+    del module.weight  # what SpectralNorm.apply does, with empty (meta) u and v
+    module.register_parameter("weight_orig", weight)
+    module.weight = weight.data
+    module.register_buffer("weight_u", weight.new_empty(h))
+    module.register_buffer("weight_v", weight.new_empty(weight.numel() // h))
+    module.register_forward_pre_hook(fn)
+    module._register_state_dict_hook(SpectralNormStateDictHook(fn))
+    module._register_load_state_dict_pre_hook(SpectralNormLoadStateDictPreHook(fn))
+    return module
 
 
 def sn_conv(cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0, bias: bool = True) -> nn.Module:
