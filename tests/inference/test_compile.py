@@ -11,7 +11,7 @@ import torch
 
 from cocosnet.inference import Translator
 from cocosnet.inference import compiled as compiled_module
-from cocosnet.inference.compiled import CompileUnavailable, CompiledNetwork, check_compile_support
+from cocosnet.inference.compiled import CompiledNetwork, CompileUnavailable, check_compile_support
 from cocosnet.runtime import RuntimeOptions
 from tests.inference.test_backends import assert_agrees
 
