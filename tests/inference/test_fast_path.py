@@ -23,7 +23,6 @@ from cocosnet.runtime import RuntimeOptions
 from tests.inference.test_backends import assert_agrees
 
 BF16_MEAN_BOUND = 0.03
-FP32_REORDER_BOUND = 1e-4
 
 
 @pytest.fixture(scope="module")
