@@ -17,7 +17,7 @@ from cocosnet.data.transforms import tensor_to_image
 from cocosnet.inference.fast_path import prepare_for_inference_
 from cocosnet.inference.inspection import inspect_features, missing_classes
 from cocosnet.inference.preprocess import prepare_exemplar, prepare_semantic, resize_semantic
-from cocosnet.label_resize import resize_ids
+from cocosnet.label_resize import one_hot_map
 from cocosnet.memory import INFERENCE_MMAP_THRESHOLD, set_malloc_mmap_threshold
 from cocosnet.model import CoCosNet, checked_label_ids
 from cocosnet.nn.spectral import fold_spectral_norm_, unfold_state_dict
@@ -47,7 +47,7 @@ def encode_exemplar_semantic(model: CoCosNet, exemplar_semantic: torch.Tensor | 
         # no warped mask here): resizing the ids first gives the same one-hot map at 1/stride^2 of the memory
         ids = checked_label_ids(exemplar_semantic, cfg)[:, 0]  # range checks on the full map
         fh, fw = (n // cfg.feature_stride for n in ids.shape[-2:])
-        exemplar_semantic = resize_ids(ids, (fh, fw))[:, None]
+        return one_hot_map(ids, cfg.label_nc, (fh, fw))
     return model.encode(exemplar_semantic)
 
 
