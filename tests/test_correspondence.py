@@ -1,10 +1,13 @@
 """Correspondence: match vectors, the warp worked by hand, memory-efficient = dense, and both modes equal."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from cocosnet.correspondence import Correspondence
+from cocosnet.nn import softmax_attention
 from cocosnet.presets import get_model_config
 from cocosnet.runtime import RuntimeOptions
 
@@ -181,3 +184,55 @@ def test_patch_warp_with_maskmix_copies_full_resolution_patches_and_resized_labe
     assert fast.warped.shape == (2, 3, 64, 64)
     assert torch.allclose(fast.warped, full.warped, atol=1e-6)
     assert torch.allclose(fast.image, full.image, atol=1e-6)
+
+
+def test_the_chunked_warp_makes_the_query_match_vectors_one_band_of_feature_rows_at_a_time(monkeypatch):
+    """x_A's match vectors come from bands of the zero-padded theta (6 feature rows = 96 positions <= the
+    100-row block here), the exemplar's from the whole map once; the warp is the one from the whole set of
+    vectors. Each vector is centred and normalised over its own 3x3xC column, so a band gives the same numbers,
+    to the float32 rounding of those per-column sums (unit vectors: ~1e-7)."""
+    torch.manual_seed(0)
+    cfg = get_model_config("tiny")
+    corr = Correspondence(cfg, RuntimeOptions(warp_chunk=100)).eval()
+    theta, phi = torch.randn(2, cfg.corr_channels, 16, 16), torch.randn(2, cfg.corr_channels, 16, 16)
+    ex = torch.rand(2, 3, 64, 64) * 2 - 1
+    seen, real = [], Correspondence._match_vectors
+    monkeypatch.setattr(corr, "_match_vectors", lambda f, padded=False: seen.append((tuple(f.shape[-2:]), padded))
+                        or real(corr, f, padded))
+    with torch.inference_mode():
+        out = corr.correlate_and_warp(theta, phi, ex, None, False, False, False)
+        q, k = real(corr, theta), real(corr, phi)
+        v = F.avg_pool2d(ex, 4).flatten(2).transpose(1, 2)
+        want = softmax_attention(q, k, v, 1 / cfg.temperature, "chunked", 100)
+    assert seen == [((16, 16), False), ((8, 18), True), ((8, 18), True), ((6, 18), True)]  # phi, then 6+6+4 rows
+    torch.testing.assert_close(out.warp_out_lowres, want.transpose(1, 2).reshape(2, 3, 16, 16), rtol=0, atol=1e-6)
+    bands = torch.cat([real(corr, F.pad(theta, (1, 1, 1, 1))[..., r : r + 8, :], True) for r in (0, 6)]
+                      + [real(corr, F.pad(theta, (1, 1, 1, 1))[..., 12:18, :], True)], 1)
+    torch.testing.assert_close(bands, q, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("rows", [16, 21])
+def test_label_adaptor_first_convolution_in_row_bands_equals_one_pass(rows, monkeypatch):
+    """Inference: F_A->S's first convolution reads the one-hot map of one band of ids (plus a neighbour row each
+    side) at a time, never the whole map; the adaptor's output is the one-pass output. Within 1e-5: a band may
+    change oneDNN's blocking, hence the order of the convolution's sums (9 taps of one non-zero class each, then
+    the instance norm and the SPADE blocks; float32 rounding ~1e-7 relative, outputs of order 1-10)."""
+    import cocosnet.correspondence as correspondence
+
+    torch.manual_seed(0)
+    cfg = get_model_config("tiny")
+    banded = Correspondence(cfg, RuntimeOptions(band_rows=rows)).eval().adaptive_model_seg
+    whole = Correspondence(cfg, RuntimeOptions(band_rows=0)).eval().adaptive_model_seg
+    whole.load_state_dict(banded.state_dict())
+    ids = torch.randint(0, cfg.semantic_nc, (2, 64, 64))
+    made, real = [], correspondence.one_hot_map
+    monkeypatch.setattr(correspondence, "one_hot_map", lambda i, c, *a: made.append(i.shape[-2]) or real(i, c, *a))
+    with torch.inference_mode():
+        got, want = banded(None, ids), whole(None, ids)
+    assert made[-1] == 64 and len(made) == math.ceil(64 / rows) + 1  # the bands, then the one pass
+    assert max(made[:-1]) <= rows + 2
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+    with torch.enable_grad():  # training: one pass (a backward would keep every band)
+        made.clear()
+        banded(None, ids)
+        assert made == [64]

@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(only=requested_command(argv) or "")
     args = parser.parse_args(argv)
+    if getattr(args, "low_memory", False):
+        from cocosnet.memory import request_tensor_huge_pages
+
+        request_tensor_huge_pages()  # before the command imports torch
     module = importlib.import_module(f"cocosnet.commands.{args._module}")
     try:
         return int(module.run(args) or 0)

@@ -15,7 +15,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from cocosnet.label_resize import one_hot_map
-from cocosnet.nn import ResidualBlock, SPADEResnetBlock, arithmetic, feature_normalize, softmax_attention
+from cocosnet.nn import (
+    ResidualBlock,
+    SPADEResnetBlock,
+    arithmetic,
+    feature_normalize,
+    recording_graph,
+    softmax_attention,
+)
+from cocosnet.nn.attention import MAX_BLOCK_ELEMENTS
 from cocosnet.nn.normalization import EPS
 from cocosnet.nn.spectral import sn_conv
 from cocosnet.presets import ModelConfig
@@ -28,10 +36,11 @@ class DomainAdaptor(nn.Module):
     The SPADE blocks are conditioned on the adaptor's own input (official `AdaptiveFeatureGenerator`).
     """
 
-    def __init__(self, in_nc: int, cfg: ModelConfig, onehot: bool = False):
+    def __init__(self, in_nc: int, cfg: ModelConfig, onehot: bool = False, runtime: RuntimeOptions | None = None):
         super().__init__()
         nf = cfg.adaptor_nf
         self.in_nc, self.onehot = in_nc, onehot
+        self.runtime = runtime or RuntimeOptions()  # inference row bands of the first convolution (same numbers)
         oh = 0 if onehot else None
         strided = {4: (2, 4), 2: (2,), 1: ()}[cfg.feature_stride]
         widths = [in_nc, nf, 2 * nf, 4 * nf, 8 * nf, 8 * nf]
@@ -49,18 +58,41 @@ class DomainAdaptor(nn.Module):
         blocks read only the ids, so x may be None: the one-hot map is then made here for the first convolution
         alone — the same numbers without keeping (or resizing) the full-size map."""
         lookup = self.onehot and ids is not None
-        if x is None:
-            if not lookup:
-                raise ValueError("the domain adaptor needs its input map (class ids alone only for a one-hot input)")
-            x = one_hot_map(ids, self.in_nc)
+        if x is None and not lookup:
+            raise ValueError("the domain adaptor needs its input map (class ids alone only for a one-hot input)")
         cond = None if lookup else x
-        x = self.layer1(x)  # a one-hot map made here is freed with this
+        if x is None:
+            conv, norm = self.layer1
+            x = norm(self._first_conv_in_bands(ids) if self._can_band(ids) else conv(one_hot_map(ids, self.in_nc)))
+        else:
+            x = self.layer1(x)
         ops = arithmetic()  # inference: the activation overwrites the normalised map
         for i in range(2, 6):
             x = getattr(self, f"layer{i}")(ops.leaky_relu(x, 0.2))
         x = self.head_0(x, cond, ids)
         x = self.G_middle_0(x, cond, ids)
         return self.G_middle_1(x, cond, ids)
+
+    def _can_band(self, ids: torch.Tensor) -> bool:
+        conv = self.layer1[0]
+        return (not recording_graph() and self.runtime.band_rows > 0 and ids.shape[-2] > self.runtime.band_rows + 2
+                and conv.stride == (1, 1) and conv.kernel_size == (3, 3) and conv.padding == (1, 1))
+
+    def _first_conv_in_bands(self, ids: torch.Tensor) -> torch.Tensor:
+        """Inference: the first convolution over the one-hot map of `ids`, one band of `band_rows` output rows at a
+        time, each from the one-hot map of its rows and one real neighbour row on each side (the image edge is
+        zero-padded as in one pass); the extra output rows are dropped. The same numbers as one pass, while the
+        one-hot map (40 MB for ADE20k's 151 classes at 256²) and oneDNN's copy of it exist for one band."""
+        conv, (h, rows) = self.layer1[0], (ids.shape[-2], self.runtime.band_rows)
+        out = None
+        for top in range(0, h, rows):
+            bottom = min(h, top + rows)
+            a, b = max(0, top - 1), min(h, bottom + 1)
+            band = conv(one_hot_map(ids[:, a:b], self.in_nc))
+            if out is None:
+                out = band.new_empty(*band.shape[:-2], h, band.shape[-1])
+            out[..., top:bottom, :] = band[..., top - a : bottom - a, :]
+        return out
 
     def checkpointable_modules(self) -> list[nn.Module]:
         """Modules training may recompute in backward instead of storing their activations: the SPADE blocks."""
@@ -94,7 +126,7 @@ class Correspondence(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.runtime = runtime or RuntimeOptions()  # how the warp is computed (same numbers either way)
-        self.adaptive_model_seg = DomainAdaptor(cfg.semantic_nc, cfg, onehot=cfg.label_nc > 0)
+        self.adaptive_model_seg = DomainAdaptor(cfg.semantic_nc, cfg, onehot=cfg.label_nc > 0, runtime=self.runtime)
         self.adaptive_model_img = DomainAdaptor(3, cfg)
         c = cfg.corr_in_channels
         self.layer = nn.Sequential(*[ResidualBlock(c) for _ in range(cfg.corr_blocks)])
@@ -106,10 +138,12 @@ class Correspondence(nn.Module):
         in turn, recomputed nested inside it) and the shared refinement blocks."""
         return [self.adaptive_model_seg, self.adaptive_model_img, *self.layer]
 
-    def _match_vectors(self, feat: torch.Tensor) -> torch.Tensor:
-        """3x3-unfolded (zero padding) vectors, centred over their own channels (PONO_C), L2-normalised: [B,N,D]."""
+    def _match_vectors(self, feat: torch.Tensor, padded: bool = False) -> torch.Tensor:
+        """3x3-unfolded (zero padding) vectors, centred over their own channels (PONO_C), L2-normalised: [B,N,D].
+
+        padded: `feat` already carries its zero border (a band of rows of the padded map, `_warp_by_row_bands`)."""
         k = self.cfg.match_kernel
-        v = F.unfold(feat, k, padding=k // 2)  # [B, C*k*k, N]
+        v = F.unfold(feat, k, padding=0 if padded else k // 2)  # [B, C*k*k, N]
         ops = arithmetic()  # inference: one buffer instead of three
         v = ops.sub(v, v.mean(dim=1, keepdim=True))
         return ops.div(v, torch.linalg.vector_norm(v, dim=1, keepdim=True) + EPS).transpose(1, 2)
@@ -204,7 +238,7 @@ class Correspondence(nn.Module):
         cfg = self.cfg
         b, _, h, w = exemplar.shape
         fh, fw = theta.shape[-2:]
-        q, k = self._match_vectors(theta), self._match_vectors(phi)
+        k = self._match_vectors(phi)
 
         values = [self._exemplar_values(exemplar)]
         n_img = values[0].shape[-1]
@@ -212,13 +246,16 @@ class Correspondence(nn.Module):
             values.append(F.interpolate(exemplar_semantic, size=(fh, fw), mode="nearest").flatten(2).transpose(1, 2))
         v = torch.cat(values, -1) if len(values) > 1 else values[0]
         scale = 1.0 / cfg.temperature
-        corr = None
+        corr = q = None
         impl, chunk = self.runtime.warp_impl, self.runtime.warp_chunk
         if return_corr or return_cycle or impl == "dense":
+            q = self._match_vectors(theta)
             corr = torch.softmax(torch.matmul(q, k.transpose(1, 2)) * scale, dim=-1)
             y = torch.matmul(corr, v)
+        elif impl == "sdpa":
+            y = softmax_attention(self._match_vectors(theta), k, v, scale, impl, chunk)
         else:
-            y = softmax_attention(q, k, v, scale, impl, chunk)
+            y = self._warp_by_row_bands(theta, k, v, scale, chunk)
 
         out = CorrespondenceOutput(warp_out=exemplar)  # placeholder, set below
         y_img = y[..., :n_img]
@@ -248,6 +285,24 @@ class Correspondence(nn.Module):
                 out.warp_cycle = cyc.transpose(1, 2).reshape(b, 3, fh, fw)
         if return_corr:
             out.corr = corr
+        return out
+
+    def _warp_by_row_bands(self, theta: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
+                           chunk: int) -> torch.Tensor:
+        """The chunked warp with x_A's match vectors made one band of feature rows at a time, from the zero-padded
+        theta: each vector is centred and normalised over its own column, so they are the vectors
+        `_match_vectors(theta)` gives, but only one block of them exists (the whole set is 38 MB at 256²). A band
+        holds as many query positions as a block of the chunked softmax."""
+        b, _, fh, fw = theta.shape
+        pad = self.cfg.match_kernel // 2
+        block = max(1, min(chunk, MAX_BLOCK_ELEMENTS // max(1, k.shape[-2] * b)))
+        rows = max(1, block // fw)
+        padded = F.pad(theta, (pad, pad, pad, pad))
+        out = theta.new_empty(b, fh * fw, v.shape[-1])
+        for top in range(0, fh, rows):
+            bottom = min(fh, top + rows)
+            q = self._match_vectors(padded[..., top : bottom + 2 * pad, :], padded=True)
+            out[:, top * fw : bottom * fw] = softmax_attention(q, k, v, scale, "chunked", chunk)
         return out
 
 

@@ -146,16 +146,27 @@ def test_cli_translate_and_convert(official_tiny, files, tmp_path, capsys):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_low_memory_pins_the_allocator_only_when_asked(official_tiny, monkeypatch):
+def test_cpu_inference_pins_the_allocator_and_trims_the_heap_before_each_forward(official_tiny, monkeypatch):
+    """The default pins glibc's mmap threshold at the 32 MB its own growth reaches (the trim threshold then stays
+    at 128 KB); low_memory pins it at 128 KB, or 4 MB with tensors on huge pages. Each forward first hands the
+    last one's freed pages back."""
     import cocosnet.inference.translator as inference
 
-    calls = []
+    calls, trims = [], []
     monkeypatch.setattr(inference, "set_malloc_mmap_threshold", lambda n: calls.append(n) or True)
+    monkeypatch.setattr(inference, "trim_heap", lambda: trims.append(1) or True)
     _, folder = official_tiny
-    Translator.from_official("tiny", folder=folder, device="cpu")
-    assert calls == []  # the default keeps glibc's fast heap reuse
+    t = Translator.from_official("tiny", folder=folder, device="cpu")
+    assert calls == [inference.DEFAULT_INFERENCE_MMAP_THRESHOLD] == [32 * 2**20]
+    monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
     Translator.from_official("tiny", folder=folder, device="cpu", low_memory=True)
-    assert calls == [inference.INFERENCE_MMAP_THRESHOLD]
+    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "1")  # tensors on huge pages: fresh mappings are cheap enough
+    Translator.from_official("tiny", folder=folder, device="cpu", low_memory=True)
+    assert calls[1:] == [128 * 1024, 4 * 2**20]
+    ids = torch.randint(0, t.cfg.label_nc, (1, 1, 64, 64))
+    t.forward_tensors(ids, torch.zeros(1, 3, 64, 64), ids)
+    t.forward_tensors(ids, torch.zeros(1, 3, 64, 64), ids)
+    assert len(trims) == 2
 
 
 def test_a_batched_tensor_of_any_size_is_a_batch(official_tiny, files):

@@ -43,9 +43,10 @@ def test_chunked_gradients_equal_dense():
 def test_auto_picks_chunked_with_and_without_grad_and_rejects_unknown(grad, monkeypatch):
     """auto = the chunked path, in training too (SDPA's CPU backward can stall): the scores exist one block of
     `chunk` query rows at a time, never as the whole N x M matrix, and the result is the dense one."""
-    blocks, real_softmax = [], torch.softmax
+    blocks, real_dense = [], attention_module._dense
     monkeypatch.setattr(attention_module, "_sdpa", lambda *a: pytest.fail("auto took the SDPA path"))
-    monkeypatch.setattr(torch, "softmax", lambda s, dim: blocks.append(tuple(s.shape)) or real_softmax(s, dim=dim))
+    monkeypatch.setattr(attention_module, "_dense", lambda q, k, v, s: blocks.append(
+        (q.shape[0], q.shape[1], k.shape[1])) or real_dense(q, k, v, s))
     q, k, v = _qkv(grad=grad)
     with torch.set_grad_enabled(grad):
         out = softmax_attention(q, k, v, 3.0, "auto", chunk=64)
@@ -60,9 +61,10 @@ def test_auto_picks_chunked_with_and_without_grad_and_rejects_unknown(grad, monk
 
 def test_chunk_size_is_capped_at_the_block_budget(monkeypatch):
     """A requested chunk larger than MAX_BLOCK_ELEMENTS scores per block is cut to fit the budget."""
-    blocks, real_softmax = [], torch.softmax
+    blocks, real_dense = [], attention_module._dense
     monkeypatch.setattr(attention_module, "MAX_BLOCK_ELEMENTS", 2 * 200 * 50)  # batch 2 x 200 keys x 50 rows
-    monkeypatch.setattr(torch, "softmax", lambda s, dim: blocks.append(s.shape[-2]) or real_softmax(s, dim=dim))
+    monkeypatch.setattr(attention_module, "_dense",
+                        lambda q, k, v, s: blocks.append(q.shape[-2]) or real_dense(q, k, v, s))
     with torch.no_grad():
         softmax_attention(*_qkv(), 3.0, "chunked", chunk=4096)
     assert blocks == [50] * 6

@@ -20,7 +20,8 @@ def add_model_arguments(p: argparse.ArgumentParser, backend: bool = True) -> Non
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
                    help="float32 reproduces the official images; bfloat16 (CPU/GPU) and float16 (GPU) are faster")
     p.add_argument("--low-memory", action="store_true",
-                   help="CPU: return freed feature maps to the system at once (lower peak RSS, slower)")
+                   help="CPU: return freed feature maps to the system at once (lower peak RSS; ~1.1x the time, "
+                        "with the transparent huge pages the CLI turns on for it)")
     if backend:  # docs/export.md, "Backends"
         p.add_argument("--backend", default="torch", choices=["torch", "onnxruntime", "openvino"],
                        help="run the network in PyTorch, or exported in ONNX Runtime / OpenVINO (CPU; optional "

@@ -18,7 +18,12 @@ from cocosnet.inference.fast_path import prepare_for_inference_
 from cocosnet.inference.inspection import inspect_features, missing_classes
 from cocosnet.inference.preprocess import prepare_exemplar, prepare_semantic, resize_semantic
 from cocosnet.label_resize import one_hot_map
-from cocosnet.memory import INFERENCE_MMAP_THRESHOLD, set_malloc_mmap_threshold
+from cocosnet.memory import (
+    DEFAULT_INFERENCE_MMAP_THRESHOLD,
+    low_memory_mmap_threshold,
+    set_malloc_mmap_threshold,
+    trim_heap,
+)
 from cocosnet.model import CoCosNet, checked_label_ids
 from cocosnet.nn.spectral import fold_spectral_norm_, unfold_state_dict
 from cocosnet.presets import ModelConfig, get_model_config
@@ -136,8 +141,9 @@ class Translator:
                             f"{', '.join(sorted(RUNTIME_FIELDS))})")
         self.runtime, _ = split_runtime_options(runtime, options)
         self.device = resolve_device(self.runtime.device)
-        if self.runtime.low_memory and self.device.type == "cpu":
-            set_malloc_mmap_threshold(INFERENCE_MMAP_THRESHOLD)  # process-wide
+        if self.device.type == "cpu":  # process-wide (cocosnet.memory)
+            set_malloc_mmap_threshold(low_memory_mmap_threshold() if self.runtime.low_memory
+                                      else DEFAULT_INFERENCE_MMAP_THRESHOLD)
         if self.runtime.dtype == "float16" and self.device.type == "cpu":
             raise ValueError("float16 inference needs a GPU; use bfloat16 on the CPU")
         # float32 reproduces the official images; bf16/fp16 autocast trades exactness for speed
@@ -297,6 +303,8 @@ class Translator:
         if inspect:
             return inspected_translation(self.model, semantic, exemplar, exemplar_semantic, self.dtype)
         network = self.model if self._compiled is None else self._compiled
+        if self.device.type == "cpu":
+            trim_heap()  # the last call's freed feature maps: fragments that would add to this call's peak
         if self.runtime.streams > 1 and semantic.shape[0] > 1 and self.device.type == "cpu":
             return self._streamed(network, semantic, exemplar, exemplar_semantic)
         out = run_model(network, semantic, exemplar, exemplar_semantic, self.dtype)

@@ -19,8 +19,8 @@ from cocosnet.nn.spectral import sn_conv
 
 
 def _dense(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
-    scores = arithmetic().mul(torch.matmul(q, k.transpose(-1, -2)), scale)  # inference: scaled in place
-    return torch.matmul(torch.softmax(scores, dim=-1), v)
+    ops = arithmetic()  # inference: the scores are scaled and soft-maxed in place
+    return torch.matmul(ops.softmax(ops.mul(torch.matmul(q, k.transpose(-1, -2)), scale), -1), v)
 
 
 MAX_BLOCK_ELEMENTS = 1 << 22  # 16 MB of fp32 scores per block at most (keeps inference peak RSS low)

@@ -50,6 +50,13 @@ class Arithmetic:
     def leaky_relu(self, scratch: torch.Tensor, slope: float) -> torch.Tensor:
         return F.leaky_relu(scratch, slope, inplace=self.inplace)
 
+    def softmax(self, scratch: torch.Tensor, dim: int) -> torch.Tensor:
+        """softmax over `dim`; in place through the `out=` form of the same kernel, which reads each element
+        before it writes it (the max pass, then exp(x - max) into the output and its sum, then the scaling)."""
+        if self.inplace and scratch.is_contiguous() and scratch.dtype in (torch.float32, torch.float64):
+            return torch.ops.aten._softmax.out(scratch, dim, False, out=scratch)
+        return torch.softmax(scratch, dim=dim)
+
 
 def arithmetic() -> Arithmetic:
     """The arithmetic of the current mode: in place exactly when no graph is being recorded."""
