@@ -23,7 +23,7 @@ from cocosnet.nn import (
     recording_graph,
     softmax_attention,
 )
-from cocosnet.nn.attention import MAX_BLOCK_ELEMENTS
+from cocosnet.nn.attention import block_rows
 from cocosnet.nn.normalization import EPS
 from cocosnet.nn.spectral import sn_conv
 from cocosnet.presets import ModelConfig
@@ -297,8 +297,7 @@ class Correspondence(nn.Module):
         holds as many query positions as a block of the chunked softmax."""
         b, _, fh, fw = theta.shape
         pad = self.cfg.match_kernel // 2
-        block = max(1, min(chunk, MAX_BLOCK_ELEMENTS // max(1, k.shape[-2] * b)))
-        rows = max(1, block // fw)
+        rows = max(1, block_rows(chunk, k.shape[-2], b) // fw)
         padded = F.pad(theta, (pad, pad, pad, pad))
         out = theta.new_empty(b, fh * fw, v.shape[-1])
         for top in range(0, fh, rows):

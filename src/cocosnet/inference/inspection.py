@@ -22,7 +22,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from cocosnet.nn.attention import MAX_BLOCK_ELEMENTS
+from cocosnet.nn.attention import block_rows
 from cocosnet.presets import ModelConfig
 
 
@@ -51,7 +51,7 @@ def match_statistics(q: torch.Tensor, k: torch.Tensor, scale: float, positions: 
     """For q [B,N,D] against k [B,M,D] and the M positions [M,2]: (max softmax [B,N], softmax-weighted position
     [B,N,2], argmax index [B,N]), block of query rows by block, each block's softmax as the warp computes it."""
     b, n, _ = q.shape
-    chunk = max(1, min(chunk, MAX_BLOCK_ELEMENTS // max(1, k.shape[-2] * b)))
+    chunk = block_rows(chunk, k.shape[-2], b)
     conf, expected = q.new_empty(b, n), q.new_empty(b, n, 2)
     best = torch.empty(b, n, dtype=torch.long, device=q.device)
     pos = positions.to(q.dtype)

@@ -26,9 +26,14 @@ def _dense(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> t
 MAX_BLOCK_ELEMENTS = 1 << 22  # 16 MB of fp32 scores per block at most (keeps inference peak RSS low)
 
 
+def block_rows(chunk: int, keys: int, batch: int) -> int:
+    """Query rows per block of scores: the requested `chunk`, cut so a block holds at most MAX_BLOCK_ELEMENTS."""
+    return max(1, min(chunk, MAX_BLOCK_ELEMENTS // max(1, keys * batch)))
+
+
 def _chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, chunk: int) -> torch.Tensor:
     """`_dense` on blocks of query rows, each block copied into one preallocated result as soon as it is done."""
-    chunk = max(1, min(chunk, MAX_BLOCK_ELEMENTS // max(1, k.shape[-2] * q.shape[0])))
+    chunk = block_rows(chunk, k.shape[-2], q.shape[0])
     if q.shape[-2] <= chunk:
         return _dense(q, k, v, scale)
     out = q.new_empty(*q.shape[:-1], v.shape[-1])
