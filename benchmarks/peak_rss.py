@@ -34,7 +34,6 @@ CONFIGS = {  # name -> (low_memory, tensors on huge pages)
 
 
 def case(preset: str, size: int, folder: str, low_memory: bool, calls: int) -> dict:
-    sys.path.insert(0, str(Path(__file__).parent))
     from cocosnet.inference import Translator
     from inference import _inputs
 
