@@ -20,6 +20,7 @@ from cocosnet.nn import (
     SPADEResnetBlock,
     arithmetic,
     feature_normalize,
+    in_row_bands,
     recording_graph,
     softmax_attention,
 )
@@ -84,16 +85,9 @@ class DomainAdaptor(nn.Module):
         zero-padded as in one pass); the extra output rows are dropped. The same sums of products as one pass
         (oneDNN may block a band differently: ~1e-7 apart on the tiny preset, bit-equal at ADE20k 256²), while the
         one-hot map (40 MB for ADE20k's 151 classes at 256²) and oneDNN's copy of it exist for one band."""
-        conv, (h, rows) = self.layer1[0], (ids.shape[-2], self.runtime.band_rows)
-        out = None
-        for top in range(0, h, rows):
-            bottom = min(h, top + rows)
-            a, b = max(0, top - 1), min(h, bottom + 1)
-            band = conv(one_hot_map(ids[:, a:b], self.in_nc))
-            if out is None:
-                out = band.new_empty(*band.shape[:-2], h, band.shape[-1])
-            out[..., top:bottom, :] = band[..., top - a : bottom - a, :]
-        return out
+        conv = self.layer1[0]
+        return in_row_bands(lambda a, b: conv(one_hot_map(ids[:, a:b], self.in_nc)), ids.shape[-2],
+                            self.runtime.band_rows, 1)
 
     def checkpointable_modules(self) -> list[nn.Module]:
         """Modules training may recompute in backward instead of storing their activations: the SPADE blocks."""

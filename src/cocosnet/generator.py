@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cocosnet.nn import SPADE, SelfAttention, SPADEResnetBlock, arithmetic, recording_graph
+from cocosnet.nn import SPADE, SelfAttention, SPADEResnetBlock, arithmetic, in_row_bands, recording_graph
 from cocosnet.presets import ModelConfig
 from cocosnet.runtime import RuntimeOptions
 
@@ -100,15 +100,9 @@ class Generator(nn.Module):
         untiled pass), and the extra rows are dropped: the same numbers, while the biggest feature maps (the
         full-resolution SPADE's hidden, gamma and beta maps) exist for one band at a time.
         """
-        h = 2 * x.shape[-2]
-        rows, halo = self.runtime.band_rows + self.runtime.band_rows % 2, _BAND_HALO
-        out = None
-        for top in range(0, h, rows):
-            bottom = min(h, top + rows)
-            a, b = max(0, top - halo), min(h, bottom + halo)  # even: the half-resolution rows a/2 .. b/2
-            band = self._last_stage(self.up(x[..., a // 2 : b // 2, :]), cond[..., a:b, :],
+        def band(a: int, b: int) -> torch.Tensor:  # a, b even: the half-resolution rows a/2 .. b/2
+            return self._last_stage(self.up(x[..., a // 2 : b // 2, :]), cond[..., a:b, :],
                                     None if ids is None else ids[..., a:b, :])
-            if out is None:
-                out = band.new_empty(*band.shape[:-2], h, band.shape[-1])
-            out[..., top:bottom, :] = band[..., top - a : top - a + bottom - top, :]
-        return out
+
+        rows = self.runtime.band_rows + self.runtime.band_rows % 2  # even, as the halo
+        return in_row_bands(band, 2 * x.shape[-2], rows, _BAND_HALO)

@@ -1,6 +1,7 @@
 """Building blocks shared by the correspondence network, the generator and the discriminator."""
 
 from cocosnet.nn.attention import SelfAttention, softmax_attention
+from cocosnet.nn.bands import in_row_bands
 from cocosnet.nn.blocks import ResidualBlock, SPADEResnetBlock
 from cocosnet.nn.inplace import Arithmetic, arithmetic, recording_graph
 from cocosnet.nn.normalization import SPADE, PositionalNorm2d, feature_normalize
@@ -15,6 +16,7 @@ __all__ = [
     "SelfAttention",
     "arithmetic",
     "feature_normalize",
+    "in_row_bands",
     "recording_graph",
     "softmax_attention",
     "spectral_norm",
