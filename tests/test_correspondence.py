@@ -190,7 +190,8 @@ def test_the_chunked_warp_makes_the_query_match_vectors_one_band_of_feature_rows
     """x_A's match vectors come from bands of the zero-padded theta (6 feature rows = 96 positions <= the
     100-row block here), the exemplar's from the whole map once; the warp is the one from the whole set of
     vectors. Each vector is centred and normalised over its own 3x3xC column, so a band gives the same numbers,
-    to the float32 rounding of those per-column sums (unit vectors: ~1e-7)."""
+    to the float32 rounding of those per-column sums (unit vectors: ~1e-7, bounded at 1e-6); the warp keeps the
+    chunked-vs-dense 1e-5 (a 1e-7 cosine is 1e-5 in the logits at a temperature of 0.01)."""
     torch.manual_seed(0)
     cfg = get_model_config("tiny")
     corr = Correspondence(cfg, RuntimeOptions(warp_chunk=100)).eval()
@@ -205,7 +206,7 @@ def test_the_chunked_warp_makes_the_query_match_vectors_one_band_of_feature_rows
         v = F.avg_pool2d(ex, 4).flatten(2).transpose(1, 2)
         want = softmax_attention(q, k, v, 1 / cfg.temperature, "chunked", 100)
     assert seen == [((16, 16), False), ((8, 18), True), ((8, 18), True), ((6, 18), True)]  # phi, then 6+6+4 rows
-    torch.testing.assert_close(out.warp_out_lowres, want.transpose(1, 2).reshape(2, 3, 16, 16), rtol=0, atol=1e-6)
+    torch.testing.assert_close(out.warp_out_lowres, want.transpose(1, 2).reshape(2, 3, 16, 16), rtol=0, atol=1e-5)
     bands = torch.cat([real(corr, F.pad(theta, (1, 1, 1, 1))[..., r : r + 8, :], True) for r in (0, 6)]
                       + [real(corr, F.pad(theta, (1, 1, 1, 1))[..., 12:18, :], True)], 1)
     torch.testing.assert_close(bands, q, rtol=0, atol=1e-6)

@@ -56,12 +56,14 @@ def test_chunking_and_banding_reach_the_modules_and_give_the_same_images(tiny_mo
     assert warps == [("chunked", 7)] * 16  # one band per feature row (7 < 16 positions), split into blocks of 7
     assert len(bands) == 4 and max(bands) < cfg.image_size  # 64 rows in bands of 16
     # match vectors of one 16-position row: their per-column sums may round differently from the whole map's
-    # (3.5e-7 on the warp here); the tiny preset's 2-channel PONO turns such a difference into ~1e-3 at pixels
-    # near a tie, so the image is compared below with the warp's vectors made in one band
-    assert torch.allclose(got.warped, want.warped, atol=1e-6), (got.warped - want.warped).abs().max()
+    # (3.5e-7 on the warp on an AVX2 CPU); the warp keeps the chunked-vs-dense bound of 1e-5 (cosines off by
+    # ~sqrt(144 terms) x 6e-8, times 1/temperature = 100 in the logits, on values in [-1, 1]). The tiny preset's
+    # 2-channel PONO turns such a difference into ~1e-3 at pixels near a tie, so the image is compared below
+    # with the warp's vectors made in one band
+    assert torch.allclose(got.warped, want.warped, atol=1e-5), (got.warped - want.warped).abs().max()
     whole_rows = Translator(tiny_model, fine.replace(warp_chunk=256)).forward_tensors(ids, ex, ex_ids)
     assert torch.allclose(whole_rows.image, want.image, atol=1e-5), (whole_rows.image - want.image).abs().max()
-    assert torch.allclose(whole_rows.warped, want.warped, atol=1e-6)
+    assert torch.allclose(whole_rows.warped, want.warped, atol=1e-5)
 
 
 def test_attention_chunk_is_its_own_option_apart_from_the_warp_chunk():
