@@ -48,3 +48,39 @@ def test_the_cli_requests_huge_pages_for_low_memory_before_torch_loads(monkeypat
     assert cli.main(["translate", "--preset", "tiny", "--input", "x.png", "--exemplar", "y.png",
                      "--out", "o.png"]) == 0
     assert asked == [1]
+
+
+def _resident_kib(path) -> int:
+    """Rss of this process's mappings of `path` (/proc/self/smaps)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and ":" not in fields[0]:
+                inside = len(fields) >= 6 and fields[5] == str(path)
+            elif inside and fields[0] == "Rss:":
+                total += int(fields[1])
+    return total
+
+
+def test_mapped_checkpoint_pages_are_handed_back_without_losing_their_values(tmp_path):
+    """A memory-mapped checkpoint stays resident as it is read; `MappedFilePages.release` drops the pages of a
+    tensor (re-read from the file on the next touch), and leaves heap tensors alone."""
+    import pytest
+    import torch
+
+    if not platform.system() == "Linux":
+        pytest.skip("madvise(MADV_PAGEOUT) is Linux's")
+    path = tmp_path / "weights.pth"
+    torch.save({"a": torch.arange(2**20, dtype=torch.float32), "b": torch.ones(2**18)}, path)
+    with open(path, "rb+") as f:  # written back, as a downloaded checkpoint is (dirty page-cache pages stay)
+        __import__("os").fsync(f.fileno())
+    state = torch.load(path, mmap=True, weights_only=True)
+    total = float(state["a"].sum() + state["b"].sum())  # every page read: resident
+    assert _resident_kib(path) >= 4096 + 1024
+    pages = memory.MappedFilePages()
+    heap = torch.ones(2**20)
+    assert pages.release(heap) is False  # not file-mapped: untouched
+    assert pages.release(state["a"]) is True
+    assert _resident_kib(path) < 1024 + 64  # "a"'s 4 MiB are gone, "b" stays
+    assert float(state["a"].sum() + state["b"].sum()) == total and heap.sum().item() == 2**20

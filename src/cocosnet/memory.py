@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import mmap
 import os
 import sys
 
@@ -93,6 +94,56 @@ def trim_heap() -> bool:
     return bool(libc.malloc_trim(ctypes.c_size_t(0)))
 
 
+MADV_PAGEOUT = 21  # Linux >= 5.4 (asm-generic/mman-common.h)
+
+
+def _file_mappings() -> list[tuple[int, int]]:
+    """The address ranges this process maps from files (/proc/self/maps lines with an inode); [] off Linux."""
+    ranges = []
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                fields = line.split()
+                if len(fields) >= 6 and fields[4] != "0":
+                    lo, hi = fields[0].split("-")
+                    ranges.append((int(lo, 16), int(hi, 16)))
+    except OSError:
+        return []
+    return ranges
+
+
+class MappedFilePages:
+    """Hands the resident pages of tensors memory-mapped from a file back to the kernel (madvise MADV_PAGEOUT).
+
+    A checkpoint loaded memory-mapped (`torch.load(mmap=True)`, safetensors) stays resident page by page as it is
+    read, until the last of its tensors is dropped; converting its weights one by one (bf16, channels-last)
+    would otherwise hold the float32 file beside the converted copies. Only clean file-backed pages are dropped:
+    nothing is lost, a page touched again is re-read from the file. The file mappings are read when this is made
+    (make it after loading); a tensor outside them (heap memory) is left alone. Linux >= 5.4; elsewhere
+    `release` does nothing."""
+
+    def __init__(self) -> None:
+        self._ranges = _file_mappings()
+        self._libc = _libc() if self._ranges else None
+
+    def release(self, tensor) -> bool:
+        """Reclaim the pages lying wholly inside `tensor`'s storage, if it is file-mapped. True when advised."""
+        if self._libc is None or tensor.device.type != "cpu":
+            return False
+        storage = tensor.untyped_storage()
+        start = storage.data_ptr()
+        end = start + storage.nbytes()
+        if not any(lo <= start and end <= hi for lo, hi in self._ranges):
+            return False
+        page = mmap.PAGESIZE
+        first, last = -(-start // page) * page, end // page * page
+        if last <= first:
+            return False
+        madvise = self._libc.madvise
+        madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        return madvise(first, last - first, MADV_PAGEOUT) == 0
+
+
 __all__ = ["DEFAULT_INFERENCE_MMAP_THRESHOLD", "HUGE_PAGE_INFERENCE_MMAP_THRESHOLD", "INFERENCE_MMAP_THRESHOLD",
-           "TENSOR_HUGE_PAGES_ENV", "low_memory_mmap_threshold", "request_tensor_huge_pages",
+           "MappedFilePages", "TENSOR_HUGE_PAGES_ENV", "low_memory_mmap_threshold", "request_tensor_huge_pages",
            "set_malloc_mmap_threshold", "tensor_huge_pages_requested", "trim_heap"]

@@ -37,3 +37,19 @@ def test_folding_spectral_norm_gives_the_hooked_output_exactly_and_writes_the_of
     assert back.keys() == official.keys()
     for k in official:
         assert torch.allclose(back[k], official[k], rtol=1e-6, atol=0), k
+
+
+def test_folding_into_a_conversion_leaves_the_stored_weight_untouched():
+    """With `convert`, the quotient is made out of place (the checkpoint's pages stay clean, so they can be
+    handed back) and what `convert` returns is the module's weight: the same numbers as folding in place."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(sn_conv(4, 6, 3, padding=1)).eval()
+    stored = net[0].weight_orig
+    before = stored.detach().clone()
+    in_place = torch.nn.Sequential(sn_conv(4, 6, 3, padding=1)).eval()
+    in_place.load_state_dict(net.state_dict())
+    fold_spectral_norm_(in_place)
+    seen = []
+    fold_spectral_norm_(net, lambda source, folded: seen.append(source) or folded.to(torch.float64))
+    assert len(seen) == 1 and seen[0] is stored and torch.equal(stored, before)
+    assert net[0].weight.dtype == torch.float64 and torch.equal(net[0].weight, in_place[0].weight.double())

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from cocosnet.data.transforms import tensor_to_image
-from cocosnet.inference.fast_path import prepare_for_inference_
+from cocosnet.inference.fast_path import prepare_for_inference_, weight_conversion
 from cocosnet.inference.inspection import inspect_features, missing_classes
 from cocosnet.inference.preprocess import prepare_exemplar, prepare_semantic, resize_semantic
 from cocosnet.label_resize import one_hot_map
@@ -149,10 +149,13 @@ class Translator:
         # float32 reproduces the official images; bf16/fp16 autocast trades exactness for speed
         self.dtype = self.runtime.dtype
         self.model = set_runtime(model, self.runtime).eval().requires_grad_(False).to(self.device)
+        # the torch backend's layout and half-precision weights (an exported backend exports the float32 network),
+        # made one tensor at a time, the folded weights as they are folded
+        convert = weight_conversion(self.runtime) if self.runtime.backend == "torch" else None
         # the Translator owns the model: spectral norm is folded into the weights once (same images, one copy)
-        self._folded_sn = fold_spectral_norm_(self.model)
-        # the torch backend's layout and half-precision weights (an exported backend exports the float32 network)
-        self._weights_cast = self.runtime.backend == "torch" and prepare_for_inference_(self.model, self.runtime)
+        self._folded_sn = fold_spectral_norm_(self.model, convert and convert.replace)
+        self._weights_cast = self.runtime.backend == "torch" and prepare_for_inference_(self.model, self.runtime,
+                                                                                       convert)
         self.cfg: ModelConfig = model.cfg
         self.extra = extra or {}
         # --compile: translations run the network compiled by torch.compile (the inspector and multi-exemplar

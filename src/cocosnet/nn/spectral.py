@@ -8,6 +8,7 @@ from the stored vectors without a power iteration — the behaviour the official
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -47,13 +48,16 @@ def sn_conv(cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0,
     return spectral_norm(nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=bias))
 
 
-def fold_spectral_norm_(model: nn.Module) -> dict[str, tuple]:
+def fold_spectral_norm_(model: nn.Module, convert: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                        ) -> dict[str, tuple]:
     """Inference: divide each spectral-normed weight by its eval-mode sigma once, in place, and drop the hook.
 
     The legacy hook recomputes `weight_orig / sigma` on every forward and keeps the result as a second copy of the
     weights (most of an official generator's 370 MB). Dividing in place gives the same numbers with one copy (on a
-    memory-mapped checkpoint the pages become private). Returns {module name: (u, v, sigma)} so the official layout
-    can be written back (`unfold_state_dict`).
+    memory-mapped checkpoint the pages become private). `convert(weight_orig, weight_orig / sigma)` instead keeps
+    what it returns (the inference layout's bf16 / channels-last copy, `WeightConversion.replace`): the quotient is
+    made out of place, so the checkpoint's pages stay clean and can be handed back. Returns {module name:
+    (u, v, sigma)} so the official layout can be written back (`unfold_state_dict`).
     """
     from torch.nn.utils.spectral_norm import SpectralNorm
 
@@ -66,7 +70,10 @@ def fold_spectral_norm_(model: nn.Module) -> dict[str, tuple]:
                 weight = module.weight_orig
                 u, v = module.weight_u.clone(), module.weight_v.clone()
                 sigma = torch.dot(u, torch.mv(hook.reshape_weight_to_matrix(weight), v))
-                weight.div_(sigma)  # the hook computes weight_orig / sigma: same value, no second copy
+                if convert is None:
+                    weight.div_(sigma)  # the hook computes weight_orig / sigma: same value, no second copy
+                else:
+                    weight = convert(weight, weight / sigma)
             del module._forward_pre_hooks[key]
             for attr in ("weight", "weight_orig", "weight_u", "weight_v"):
                 delattr(module, attr)
