@@ -1,5 +1,6 @@
 """Host-memory helpers: glibc's mmap threshold is set only where it is glibc and the user has not set it."""
 
+import os
 import platform
 from types import SimpleNamespace
 
@@ -23,7 +24,7 @@ def test_huge_pages_are_requested_only_before_torch_is_imported_and_never_over_t
 
     code = ("import os; from cocosnet import memory; print(memory.request_tensor_huge_pages(), "
             "os.environ.get('THP_MEM_ALLOC_ENABLE'), memory.low_memory_mmap_threshold())")
-    env = {k: v for k, v in __import__("os").environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert fresh.stdout.split() == ["True", "1", str(4 * 2**20)]
     late = subprocess.run([sys.executable, "-c", "import torch; " + code], capture_output=True, text=True, env=env,
@@ -69,12 +70,12 @@ def test_mapped_checkpoint_pages_are_handed_back_without_losing_their_values(tmp
     import pytest
     import torch
 
-    if not platform.system() == "Linux":
+    if platform.system() != "Linux":
         pytest.skip("madvise(MADV_PAGEOUT) is Linux's")
     path = tmp_path / "weights.pth"
     torch.save({"a": torch.arange(2**20, dtype=torch.float32), "b": torch.ones(2**18)}, path)
     with open(path, "rb+") as f:  # written back, as a downloaded checkpoint is (dirty page-cache pages stay)
-        __import__("os").fsync(f.fileno())
+        os.fsync(f.fileno())
     state = torch.load(path, mmap=True, weights_only=True)
     total = float(state["a"].sum() + state["b"].sum())  # every page read: resident
     assert _resident_kib(path) >= 4096 + 1024

@@ -125,6 +125,8 @@ class MappedFilePages:
     def __init__(self) -> None:
         self._ranges = _file_mappings()
         self._libc = _libc() if self._ranges else None
+        if self._libc is not None:
+            self._libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
     def release(self, tensor) -> bool:
         """Reclaim the pages lying wholly inside `tensor`'s storage, if it is file-mapped. True when advised."""
@@ -139,9 +141,7 @@ class MappedFilePages:
         first, last = -(-start // page) * page, end // page * page
         if last <= first:
             return False
-        madvise = self._libc.madvise
-        madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-        return madvise(first, last - first, MADV_PAGEOUT) == 0
+        return self._libc.madvise(first, last - first, MADV_PAGEOUT) == 0
 
 
 __all__ = ["DEFAULT_INFERENCE_MMAP_THRESHOLD", "HUGE_PAGE_INFERENCE_MMAP_THRESHOLD", "INFERENCE_MMAP_THRESHOLD",

@@ -78,7 +78,7 @@ def test_weights_converted_one_by_one_equal_module_to():
     runtime = RuntimeOptions(dtype="bfloat16", channels_last=True)
     convert = weight_conversion(runtime)
     fold_spectral_norm_(model, convert.replace)
-    assert prepare_for_inference_(model, runtime, convert) is True
+    assert prepare_for_inference_(model, convert) is True
     expected, got = reference.state_dict(), model.state_dict()
     assert got.keys() == expected.keys()
     for key, tensor in expected.items():
@@ -90,7 +90,7 @@ def test_weights_converted_one_by_one_equal_module_to():
 
 def test_a_cast_translator_hands_the_checkpoints_float32_pages_back(tiny_checkpoint, monkeypatch):
     """Each memory-mapped float32 weight's pages are released as soon as its bf16 copy exists, so the file is
-    never resident whole beside the copies (ADE20k 256²: the load's peak 0.90 -> 0.54 GB, docs/model.md)."""
+    never resident whole beside the copies (ADE20k 256²: the load's peak 898 -> 533 MiB, docs/model.md)."""
     released = []
     real = MappedFilePages.release
     monkeypatch.setattr(MappedFilePages, "release", lambda self, t: released.append(real(self, t)) or released[-1])
@@ -109,7 +109,7 @@ def test_channels_last_meets_the_official_vectors(official_dir, recipe):
     model.generator.load_state_dict(recipe(json.loads((official_dir / "ade20k_netG.json").read_text()), 11))
     model.correspondence.load_state_dict(recipe(json.loads((official_dir / "ade20k_netCorr.json").read_text()), 11))
     fold_spectral_norm_(model)
-    assert prepare_for_inference_(model, RuntimeOptions(channels_last=True)) is False
+    assert prepare_for_inference_(model, weight_conversion(RuntimeOptions(channels_last=True))) is False
     inputs = torch.load(official_dir / "vectors" / "ade20k" / "inputs.pt", weights_only=True)
     expected = torch.load(official_dir / "vectors" / "ade20k" / "expected.pt", weights_only=True)
     with torch.inference_mode():

@@ -8,7 +8,7 @@ changes which float operations a layer performs, only their order inside a reduc
 precision (the cast); the bounds are in docs/model.md and tests/inference/test_fast_path.py.
 
 The conversion goes one tensor at a time and hands each float32 source's pages back as soon as its copy exists
-(`cocosnet.memory.release_pages`): the weights of a memory-mapped checkpoint otherwise stay resident beside their
+(`cocosnet.memory.MappedFilePages`): the weights of a memory-mapped checkpoint otherwise stay resident beside their
 converted copies until the last of them is dropped (ADE20k's 0.62 GB float32 beside 0.31 GB of bf16).
 """
 
@@ -70,15 +70,14 @@ def convert_weights_(model: nn.Module, convert: WeightConversion) -> None:
                     module._buffers[name] = convert.replace(buf)
 
 
-def prepare_for_inference_(model: nn.Module, runtime: RuntimeOptions,
-                           convert: WeightConversion | None = None) -> bool:
-    """Convert `model` in place for `runtime`, after spectral norm is folded (`fold_spectral_norm_(model,
-    convert.replace)` converts the folded weights as it makes them; pass the same `convert`). Returns True when the
-    weights were cast to a half-precision dtype (they then no longer hold the float32 values exactly)."""
-    convert = convert or weight_conversion(runtime)
-    if convert is not None:
-        convert_weights_(model, convert)
-    return runtime.dtype != "float32" and runtime.cast_weights
+def prepare_for_inference_(model: nn.Module, convert: WeightConversion | None) -> bool:
+    """Convert `model` in place by `convert` (`weight_conversion(runtime)`; None leaves it), after spectral norm is
+    folded (`fold_spectral_norm_(model, convert.replace)` converts the folded weights as it makes them). Returns
+    True when the weights were cast to a half-precision dtype (they then no longer hold the float32 values)."""
+    if convert is None:
+        return False
+    convert_weights_(model, convert)
+    return convert.dtype is not None
 
 
 __all__ = ["WeightConversion", "convert_weights_", "prepare_for_inference_", "weight_conversion"]

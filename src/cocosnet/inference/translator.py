@@ -154,8 +154,7 @@ class Translator:
         convert = weight_conversion(self.runtime) if self.runtime.backend == "torch" else None
         # the Translator owns the model: spectral norm is folded into the weights once (same images, one copy)
         self._folded_sn = fold_spectral_norm_(self.model, convert and convert.replace)
-        self._weights_cast = self.runtime.backend == "torch" and prepare_for_inference_(self.model, self.runtime,
-                                                                                       convert)
+        self._weights_cast = prepare_for_inference_(self.model, convert)
         self.cfg: ModelConfig = model.cfg
         self.extra = extra or {}
         # --compile: translations run the network compiled by torch.compile (the inspector and multi-exemplar
