@@ -1,8 +1,8 @@
 """Peak RSS of CPU inference across identical fresh processes: the allocator's spread, per memory configuration.
 
     python benchmarks/peak_rss.py [--preset ade20k] [--size 256] [--processes 5] [--calls 5]
-        [--configs default low-memory low-memory-huge-pages default-huge-pages default-no-primitive-cache
-                   channels-last bf16 bf16-channels-last]
+        [--configs default default-keep-weight-pages low-memory low-memory-huge-pages default-huge-pages
+                   default-no-primitive-cache channels-last bf16 bf16-channels-last]
 
 Each process loads the preset (the reference-vector recipe weights when the shared folder is beside the checkout, as
 benchmarks/inference.py), reports its VmHWM once the Translator is built (the weights' conversion included),
@@ -11,7 +11,9 @@ alternate process by process, so a drifting machine load falls on all alike. The
 from one identical process to the next (the two threads' allocations decide the heap's layout): the table gives
 every process, the median and the range. `*-huge-pages` runs the process with PyTorch's THP_MEM_ALLOC_ENABLE=1 (what
 the CLI sets for --low-memory), `default-no-primitive-cache` with oneDNN's primitive cache off
-(ONEDNN_PRIMITIVE_CACHE_CAPACITY=0). docs/model.md has the results.
+(ONEDNN_PRIMITIVE_CACHE_CAPACITY=0), `default-keep-weight-pages` with every memory-mapped weight left mapped
+(RuntimeOptions.unmap_weights=False, the default before they were unmapped block by block). docs/model.md has the
+results.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from _util import ROOT, machine, median, peak_rss_mb, print_table  # noqa: E402
 HUGE = {"THP_MEM_ALLOC_ENABLE": "1"}
 CONFIGS = {  # name -> (Translator options, the process's extra environment)
     "default": ({}, {}),
+    "default-keep-weight-pages": ({"unmap_weights": False}, {}),
     "low-memory": ({"low_memory": True}, {}),
     "low-memory-huge-pages": ({"low_memory": True}, HUGE),
     "default-huge-pages": ({}, HUGE),

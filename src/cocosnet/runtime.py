@@ -53,6 +53,10 @@ class RuntimeOptions:
     # inference: the torch network compiled by torch.compile (inductor; on the CPU with freezing: weights as constants,
     # convolutions pre-packed for oneDNN); minutes on the first call of each input size (cocosnet.inference.compiled)
     compile: bool = False
+    # CPU inference, eager torch backend: each block's memory-mapped weights are unmapped once it has run; they stay
+    # in the page cache and fault back in on the next call (a lower peak RSS, the same numbers;
+    # cocosnet.inference.weight_pages)
+    unmap_weights: bool = True
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -72,7 +76,7 @@ class RuntimeOptions:
             raise ValueError(f"streams must be an integer >= 1, got {self.streams!r}")
         if self.band_rows < 0:
             raise ValueError(f"band_rows must be >= 0 (0: the last block in one piece), got {self.band_rows}")
-        for name in ("low_memory", "channels_last", "cast_weights", "compile"):
+        for name in ("low_memory", "channels_last", "cast_weights", "compile", "unmap_weights"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.dtype not in INFERENCE_DTYPES:

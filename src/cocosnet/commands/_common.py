@@ -78,7 +78,8 @@ def load_translator(args: argparse.Namespace):
     runtime = RuntimeOptions(device=args.device, dtype=args.dtype, low_memory=args.low_memory,
                              backend=getattr(args, "backend", "torch"), exported=getattr(args, "exported", None),
                              channels_last=getattr(args, "channels_last", False), streams=getattr(args, "streams", 1),
-                             compile=getattr(args, "compile", False))
+                             compile=getattr(args, "compile", False),
+                             unmap_weights=getattr(args, "unmap_weights", True))
     if args.official:
         overrides = {"image_size": args.image_size} if args.image_size else {}
         return Translator.from_official(args.preset, folder=args.official, runtime=runtime, **overrides)

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_export_arguments(args.format, args.out, args.dtype)
     check_model_arguments(args)
-    args.device, args.low_memory = "cpu", False
+    args.device, args.low_memory, args.unmap_weights = "cpu", False, False  # the model is traced, never run eagerly
     translator = load_translator(args)
     from cocosnet.export import export_network
 

@@ -17,6 +17,7 @@ from cocosnet.data.transforms import tensor_to_image
 from cocosnet.inference.fast_path import prepare_for_inference_, weight_conversion
 from cocosnet.inference.inspection import inspect_features, missing_classes
 from cocosnet.inference.preprocess import prepare_exemplar, prepare_semantic, resize_semantic
+from cocosnet.inference.weight_pages import unmap_weights_after_each_block_
 from cocosnet.label_resize import one_hot_map
 from cocosnet.memory import (
     DEFAULT_INFERENCE_MMAP_THRESHOLD,
@@ -155,6 +156,12 @@ class Translator:
         # the Translator owns the model: spectral norm is folded into the weights once (same images, one copy)
         self._folded_sn = fold_spectral_norm_(self.model, convert and convert.replace)
         self._weights_cast = prepare_for_inference_(self.model, convert)
+        # eager CPU inference: only the running block's memory-mapped weights stay mapped (the compiled graph holds
+        # its own constants; an exported backend runs its own copy)
+        self._weight_unmappers = (
+            unmap_weights_after_each_block_(self.model)
+            if self.runtime.unmap_weights and self.device.type == "cpu" and self.runtime.backend == "torch"
+            and not self.runtime.compile else [])
         self.cfg: ModelConfig = model.cfg
         self.extra = extra or {}
         # --compile: translations run the network compiled by torch.compile (the inspector and multi-exemplar
