@@ -51,17 +51,21 @@ def test_the_cli_requests_huge_pages_for_low_memory_before_torch_loads(monkeypat
     assert asked == [1]
 
 
-def _resident_kib(path) -> int:
-    """Rss of this process's mappings of `path` (/proc/self/smaps)."""
-    total, inside = 0, False
+def _mapping_kib(path) -> dict[str, int]:
+    """Rss and Anonymous (pages a write has copied) of this process's mappings of `path` (/proc/self/smaps)."""
+    total, inside = {"Rss:": 0, "Anonymous:": 0}, False
     with open("/proc/self/smaps") as smaps:
         for line in smaps:
             fields = line.split()
             if "-" in fields[0] and len(fields) >= 5 and ":" not in fields[0]:
                 inside = len(fields) >= 6 and fields[5] == str(path)
-            elif inside and fields[0] == "Rss:":
-                total += int(fields[1])
+            elif inside and fields[0] in total:
+                total[fields[0]] += int(fields[1])
     return total
+
+
+def _resident_kib(path) -> int:
+    return _mapping_kib(path)["Rss:"]
 
 
 def test_mapped_checkpoint_pages_are_handed_back_without_losing_their_values(tmp_path):
@@ -85,19 +89,6 @@ def test_mapped_checkpoint_pages_are_handed_back_without_losing_their_values(tmp
     assert pages.release(state["a"]) is True
     assert _resident_kib(path) < 1024 + 64  # "a"'s 4 MiB are gone, "b" stays
     assert float(state["a"].sum() + state["b"].sum()) == total and heap.sum().item() == 2**20
-
-
-def _mapping_kib(path) -> dict[str, int]:
-    """Rss and Anonymous (pages a write has copied) of this process's mappings of `path` (/proc/self/smaps)."""
-    total, inside = {"Rss:": 0, "Anonymous:": 0}, False
-    with open("/proc/self/smaps") as smaps:
-        for line in smaps:
-            fields = line.split()
-            if "-" in fields[0] and len(fields) >= 5 and ":" not in fields[0]:
-                inside = len(fields) >= 6 and fields[5] == str(path)
-            elif inside and fields[0] in total:
-                total[fields[0]] += int(fields[1])
-    return total
 
 
 def test_clean_runs_keep_every_page_a_write_copied_or_swap_holds():
