@@ -4,11 +4,11 @@ Weights: the reference-vector recipe (official key layout, converged spectral-no
 reference folder is beside the checkout, else random; timing does not depend on the values.
     python benchmarks/inference.py [--presets ade20k celebahq_edge deepfashion] [--size 256] [--repeats 5]
         [--variants fp32 fp32-cl bf16 bf16-cl fp32-compile ...] [--batches 1 4 8] [--streams 2] [--device cpu]
-Each variant (dtype, channels-last layout, `--compile`) runs in its own process: median s/image of `--repeats` after
-a warm-up, the first call's time, peak RSS at batch 1, FLOPs, achieved GFLOP/s against this machine's 3x3-convolution
-peak (measured here too), and images/s at each batch size, one forward per batch and (`--streams`) the batch run as
-concurrent streams (inference/streams.py). The official implementation's time and peak RSS
-(`OFFICIAL`, measured on the same machine class) are printed above the table; docs/model.md has the results.
+Each variant (dtype, channels-last layout, `--compile`, `--conv-algorithm winograd`) runs in its own process: median
+s/image of `--repeats` after a warm-up, the first call's time, peak RSS at batch 1, FLOPs, achieved GFLOP/s against
+this machine's 3x3-convolution peak (measured here too), and images/s at each batch size, one forward per batch and
+(`--streams`) the batch run as concurrent streams (inference/streams.py). The official implementation's time and peak
+RSS (`OFFICIAL`, measured on the same machine class) are printed above the table; docs/model.md has the results.
 A compiled variant's first call is its compile, in an empty inductor cache of its own; a second process then loads
 the model again with that cache warm and times its first call alone ("warm first s": what a later run pays).
     python benchmarks/inference.py --interleaved [--variants fp32 fp32-compile] [--size 128]
@@ -89,13 +89,15 @@ def _load(spec: dict):
     return Translator.from_official(spec["preset"], folder=spec["folder"], device=spec["device"],
                                     dtype=spec["dtype"], channels_last=spec["channels_last"],
                                     compile=spec.get("compile", False), low_memory=spec["low_memory"],
+                                    conv_algorithm=spec.get("conv_algorithm", "direct"),
                                     image_size=spec["size"])
 
 
 def interleaved(spec: dict) -> dict:
     """Every variant in this one process, each round running each once (the order rotates): a shared machine's
     load falls on all of them alike. Returns per variant the first call and the median of the rounds."""
-    trs = {name: _load({**spec, **dict(zip(("dtype", "channels_last", "compile"), VARIANTS[name], strict=True))})
+    trs = {name: _load({**spec, **dict(zip(("dtype", "channels_last", "compile", "conv_algorithm"), VARIANTS[name],
+                                                strict=True))})
            for name in spec["variants"]}
     sem, ex, ex_sem = _inputs(next(iter(trs.values())).cfg, 1)
     first = {name: _timed(tr, sem, ex, ex_sem) for name, tr in trs.items()}
@@ -159,10 +161,12 @@ def conv_peak(dtype: str, repeats: int = 5) -> float:
     return flop / median(times) / 1e9
 
 
-VARIANTS = {  # name: (dtype, channels_last, compile)
-    "fp32": ("float32", False, False), "fp32-cl": ("float32", True, False), "bf16": ("bfloat16", False, False),
-    "bf16-cl": ("bfloat16", True, False), "fp32-compile": ("float32", False, True),
-    "fp32-cl-compile": ("float32", True, True), "bf16-cl-compile": ("bfloat16", True, True)}
+VARIANTS = {  # name: (dtype, channels_last, compile, conv_algorithm)
+    "fp32": ("float32", False, False, "direct"), "fp32-cl": ("float32", True, False, "direct"),
+    "bf16": ("bfloat16", False, False, "direct"), "bf16-cl": ("bfloat16", True, False, "direct"),
+    "fp32-winograd": ("float32", False, False, "winograd"), "fp32-compile": ("float32", False, True, "direct"),
+    "fp32-compile-winograd": ("float32", False, True, "winograd"),
+    "fp32-cl-compile": ("float32", True, True, "direct"), "bf16-cl-compile": ("bfloat16", True, True, "direct")}
 DEFAULT_VARIANTS = ["fp32", "fp32-cl", "bf16", "bf16-cl"]  # the compiled ones take minutes each: ask for them
 
 
@@ -252,9 +256,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             write_weights(preset, Path(tmp))
             for name in args.variants:
-                dtype, cl, compiled = VARIANTS[name]
+                dtype, cl, compiled, conv_algorithm = VARIANTS[name]
                 spec = {"preset": preset, "folder": tmp, "device": args.device, "dtype": dtype, "channels_last": cl,
-                        "compile": compiled, "low_memory": args.low_memory, "size": args.size,
+                        "compile": compiled, "conv_algorithm": conv_algorithm, "low_memory": args.low_memory,
+                        "size": args.size,
                         "repeats": args.repeats, "batches": args.batches, "batch_repeats": args.batch_repeats,
                         "streams": args.streams}
                 r = run_compiled_case(spec) if compiled else run_case(Path(__file__), [json.dumps(spec)])

@@ -85,6 +85,27 @@ def test_translator_path_matches_official_image(official_dir, recipe):
         assert err <= 1e-4, f"{key}: max |diff| {err:.3g} > 1e-4"
 
 
+@pytest.mark.parametrize("folder,preset", [("ade20k", "ade20k"), ("celebahqedge", "celebahq_edge")])
+def test_winograd_translator_matches_official_image(official_dir, recipe, folder, preset, monkeypatch):
+    """--conv-algorithm winograd (F(4x4, 3x3) in the big 3x3 convolutions: the 32² maps of a 128² run and above)
+    keeps the official image and warp within the float32 paths' 1e-4."""
+    from cocosnet.inference import Translator
+    from cocosnet.nn import winograd
+
+    model = _load(official_dir, recipe, folder, preset, 128)
+    inputs, expected = _vectors(official_dir, folder)
+    tr = Translator(model, device="cpu", conv_algorithm="winograd")
+    calls = []
+    real = winograd.winograd_conv2d
+    monkeypatch.setattr(winograd, "winograd_conv2d", lambda *a, **k: calls.append(1) or real(*a, **k))
+    ids = (lambda t: t.long()) if model.cfg.label_nc else (lambda t: t)
+    out = tr.forward_tensors(ids(inputs["label"]), inputs["ref"], ids(inputs["label_ref"]))
+    assert len(calls) >= 10  # the correspondence's blocks and the generator's middle ran by Winograd
+    for key, got in (("fake_image", out.image), ("warp_out", out.warped)):
+        err = (got - expected[key]).abs().max().item()
+        assert err <= 1e-4, f"{key}: max |diff| {err:.3g} > 1e-4"
+
+
 NONSQUARE = Path(__file__).parent / "fixtures" / "official_nonsquare" / "expected.pt"
 
 

@@ -102,3 +102,27 @@ def test_the_compile_flag_reaches_the_translator(command, tiny_checkpoint, monke
     assert isinstance(args, argparse.Namespace) and args.compile
     translator = load_translator(args)
     assert translator.runtime.compile and built == [translator.device.type]
+
+
+def test_the_compiled_network_keeps_the_winograd_layers(tiny_checkpoint, tmp_path, monkeypatch):
+    """--compile --conv-algorithm winograd: the traced graph runs F(4x4, 3x3) (its fresh-tensor form; the kernels'
+    transform folded into constants by freezing) and gives the eager direct network's images."""
+    from cocosnet.nn import winograd
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    try:
+        check_compile_support(torch.device("cpu"))
+    except CompileUnavailable as exc:
+        pytest.skip(str(exc))
+    # the tiny model's layers are below the thresholds: every 3x3 convolution by Winograd
+    monkeypatch.setattr(winograd, "MIN_CHANNEL_PAIRS", 1)
+    monkeypatch.setattr(winograd, "MIN_OUTPUT_PIXELS", 1)
+    traced = []
+    real = winograd.winograd_conv2d
+    monkeypatch.setattr(winograd, "winograd_conv2d",
+                        lambda *a, **k: traced.append(torch.compiler.is_compiling()) or real(*a, **k))
+    eager = Translator.from_pretrained(tiny_checkpoint, device="cpu")
+    comp = Translator.from_pretrained(tiny_checkpoint, device="cpu", compile=True, conv_algorithm="winograd")
+    inputs = _inputs(eager.cfg, 6)
+    assert_agrees(comp.forward_tensors(*inputs), eager.forward_tensors(*inputs))
+    assert traced and all(traced)  # called while tracing only: the compiled graph runs it

@@ -27,6 +27,7 @@ from cocosnet.memory import (
 )
 from cocosnet.model import CoCosNet, checked_label_ids
 from cocosnet.nn.spectral import fold_spectral_norm_, unfold_state_dict
+from cocosnet.nn.winograd import use_winograd_
 from cocosnet.presets import ModelConfig, get_model_config
 from cocosnet.runtime import RUNTIME_FIELDS, RuntimeOptions, resolve_device, set_runtime, split_runtime_options
 from cocosnet.sizing import output_size, working_size
@@ -156,6 +157,8 @@ class Translator:
         # the Translator owns the model: spectral norm is folded into the weights once (same images, one copy)
         self._folded_sn = fold_spectral_norm_(self.model, convert and convert.replace)
         self._weights_cast = prepare_for_inference_(self.model, convert)
+        if self.runtime.conv_algorithm == "winograd":  # after the fold: the convolutions' weights are plain tensors
+            use_winograd_(self.model)
         # eager CPU inference: only the running block's memory-mapped weights stay mapped (the compiled graph holds
         # its own constants; an exported backend runs its own copy)
         self._weight_unmappers = (

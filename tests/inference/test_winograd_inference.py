@@ -1,0 +1,76 @@
+"""--conv-algorithm winograd in inference: the Translator converts its convolutions, the flag reaches it, and the
+option refuses what it does not run."""
+
+import argparse
+
+import pytest
+import torch
+
+from cocosnet.commands._common import add_model_arguments, load_translator
+from cocosnet.inference import Translator
+from cocosnet.nn import winograd
+from cocosnet.nn.winograd import WinogradConv2d
+from cocosnet.presets import get_model_config
+from cocosnet.runtime import RuntimeOptions
+from tests.inference.test_backends import assert_agrees
+
+
+@pytest.fixture()
+def every_conv_pays(monkeypatch):
+    """The tiny preset's maps and channels are below the thresholds that make Winograd pay: drop them."""
+    monkeypatch.setattr(winograd, "MIN_CHANNEL_PAIRS", 1)
+    monkeypatch.setattr(winograd, "MIN_OUTPUT_PIXELS", 1)
+    calls = []
+    real = winograd.winograd_conv2d
+    monkeypatch.setattr(winograd, "winograd_conv2d", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+def _inputs():
+    g = torch.Generator().manual_seed(6)
+    cfg = get_model_config("tiny")
+    s = cfg.image_size
+    return (torch.randint(0, cfg.label_nc, (1, 1, s, s), generator=g), torch.rand(1, 3, s, s, generator=g) * 2 - 1,
+            torch.randint(0, cfg.label_nc, (1, 1, s, s), generator=g))
+
+
+def test_the_translator_runs_its_convolutions_by_winograd(tiny_checkpoint, every_conv_pays):
+    direct = Translator.from_pretrained(tiny_checkpoint, device="cpu")
+    wino = Translator.from_pretrained(tiny_checkpoint, device="cpu", conv_algorithm="winograd")
+    converted = [m for m in wino.model.modules() if isinstance(m, WinogradConv2d)]
+    assert converted and not any(isinstance(m, WinogradConv2d) for m in direct.model.modules())
+    ran = []
+    for m in converted:
+        m.register_forward_hook(lambda *_: ran.append(1))
+    a, b = direct.forward_tensors(*_inputs()), wino.forward_tensors(*_inputs())
+    # every converted layer that ran, ran by Winograd (SPADE's first convolution over a one-hot map is a lookup)
+    assert len(every_conv_pays) == len(ran) > 50
+    # a reordered float32 sum: the bounds of any float32 runtime (test_backends.assert_agrees; on this random
+    # 2-channel model PONO amplifies rounding near ties: 9.6e-4 at the worst pixel with every layer by Winograd;
+    # the full-width networks keep the official vectors within 1e-4, test_official_vectors)
+    assert_agrees(b, a)
+    assert wino.model.state_dict().keys() == direct.model.state_dict().keys()
+
+
+def test_the_flag_reaches_the_runtime(tiny_checkpoint):
+    p = argparse.ArgumentParser()
+    add_model_arguments(p)
+    args = p.parse_args(["--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--conv-algorithm", "winograd"])
+    assert load_translator(args).runtime.conv_algorithm == "winograd"
+    assert p.parse_args(["--checkpoint", str(tiny_checkpoint)]).conv_algorithm == "direct"
+
+
+@pytest.mark.parametrize("options,named", [
+    ({"dtype": "bfloat16"}, "--dtype bfloat16"),
+    ({"channels_last": True}, "--channels-last"),
+    ({"backend": "openvino"}, "--backend openvino"),
+])
+def test_winograd_refuses_what_it_does_not_run(options, named):
+    with pytest.raises(ValueError, match=f"winograd runs the float32 NCHW PyTorch network eagerly; it does not "
+                                         f"combine with {named}"):
+        RuntimeOptions(conv_algorithm="winograd", **options)
+
+
+def test_an_unknown_conv_algorithm_is_refused():
+    with pytest.raises(ValueError, match="conv_algorithm must be one of direct, winograd, got 'fft'"):
+        RuntimeOptions(conv_algorithm="fft")
