@@ -4,7 +4,6 @@ option refuses what it does not run."""
 import argparse
 
 import pytest
-import torch
 
 from cocosnet.commands._common import add_model_arguments, load_translator
 from cocosnet.inference import Translator
@@ -13,6 +12,7 @@ from cocosnet.nn.winograd import WinogradConv2d
 from cocosnet.presets import get_model_config
 from cocosnet.runtime import RuntimeOptions
 from tests.inference.test_backends import assert_agrees
+from tests.inference.test_compile import _inputs
 
 
 @pytest.fixture()
@@ -26,14 +26,6 @@ def every_conv_pays(monkeypatch):
     return calls
 
 
-def _inputs():
-    g = torch.Generator().manual_seed(6)
-    cfg = get_model_config("tiny")
-    s = cfg.image_size
-    return (torch.randint(0, cfg.label_nc, (1, 1, s, s), generator=g), torch.rand(1, 3, s, s, generator=g) * 2 - 1,
-            torch.randint(0, cfg.label_nc, (1, 1, s, s), generator=g))
-
-
 def test_the_translator_runs_its_convolutions_by_winograd(tiny_checkpoint, every_conv_pays):
     direct = Translator.from_pretrained(tiny_checkpoint, device="cpu")
     wino = Translator.from_pretrained(tiny_checkpoint, device="cpu", conv_algorithm="winograd")
@@ -42,7 +34,8 @@ def test_the_translator_runs_its_convolutions_by_winograd(tiny_checkpoint, every
     ran = []
     for m in converted:
         m.register_forward_hook(lambda *_: ran.append(1))
-    a, b = direct.forward_tensors(*_inputs()), wino.forward_tensors(*_inputs())
+    inputs = _inputs(get_model_config("tiny"), 6)
+    a, b = direct.forward_tensors(*inputs), wino.forward_tensors(*inputs)
     # every converted layer that ran, ran by Winograd (SPADE's first convolution over a one-hot map is a lookup)
     assert len(every_conv_pays) == len(ran) > 50
     # a reordered float32 sum: the bounds of any float32 runtime (test_backends.assert_agrees; on this random

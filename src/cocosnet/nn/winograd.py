@@ -85,9 +85,12 @@ class Workspace(threading.local):
 WORKSPACE = Workspace()
 
 
-def transform_kernels(weight: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
-    """[Cout, Cin, 3, 3] -> G g G^T at the 36 tile positions, [36, Cout, Cin]."""
-    _, g, _ = transforms(weight.dtype, weight.device)
+def transform_kernels(weight: torch.Tensor, workspace: Workspace | None = None,
+                      g: torch.Tensor | None = None) -> torch.Tensor:
+    """[Cout, Cin, 3, 3] -> G g G^T at the 36 tile positions, [36, Cout, Cin] (g: G's Kronecker form, default
+    `transforms`')."""
+    if g is None:
+        _, g, _ = transforms(weight.dtype, weight.device)
     cout, cin = weight.shape[:2]
     if workspace is None:
         return (g @ weight.permute(2, 3, 0, 1).reshape(9, cout * cin)).view(SPAN * SPAN, cout, cin)
@@ -97,9 +100,11 @@ def transform_kernels(weight: torch.Tensor, workspace: Workspace | None = None) 
 
 
 def winograd_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-                    padding: int = 0, workspace: Workspace | None = WORKSPACE) -> torch.Tensor:
+                    padding: int = 0, workspace: Workspace | None = WORKSPACE,
+                    matrices: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """F.conv2d(x, weight, bias, padding=padding) for a 3x3 kernel, stride 1, by F(4x4, 3x3); x: [N, C, H, W].
-    workspace: where the intermediate tensors live (None: fresh ones)."""
+    workspace: where the intermediate tensors live (None: fresh ones). matrices: other (B, G, A) Kronecker forms than
+    `transforms`' (the error bound runs the same computation on their absolute values)."""
     if weight.shape[-2:] != (3, 3):
         raise ValueError(f"Winograd F(4x4, 3x3) takes 3x3 kernels, got {tuple(weight.shape[-2:])}")
     if padding:
@@ -111,20 +116,20 @@ def winograd_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     rows, cols = -(-h // TILE), -(-w // TILE)
     if rows * TILE != h or cols * TILE != w:  # whole tiles: zeros below and to the right, cropped off the output
         x = F.pad(x, (0, cols * TILE + 2 - wp, 0, rows * TILE + 2 - hp))
-    kb, _, ka = transforms(x.dtype, x.device)
+    kb, g, ka = matrices or transforms(x.dtype, x.device)
     cout, p = weight.shape[0], rows * cols
     # tile position (i, j) first, so one matrix product transforms every tile of every channel
     windows = x.unfold(2, SPAN, TILE).unfold(3, SPAN, TILE).permute(4, 5, 0, 1, 2, 3)
     traced = torch.compiler.is_compiling()  # inductor plans the buffers of a compiled graph itself
     if workspace is None or traced:
         v = (kb @ windows.reshape(SPAN * SPAN, -1)).view(SPAN * SPAN, n, cin, p)
-        m = torch.matmul(transform_kernels(weight).unsqueeze(1), v)  # [36, N, Cout, tiles]
+        m = torch.matmul(transform_kernels(weight, g=g).unsqueeze(1), v)  # [36, N, Cout, tiles]
         y = ka @ m.reshape(SPAN * SPAN, -1)
     else:
         tiles = workspace.take("tiles", (SPAN, SPAN, n, cin, rows, cols), x).copy_(windows)
         v = torch.mm(kb, tiles.view(SPAN * SPAN, -1), out=workspace.take("v", (SPAN * SPAN, n * cin * p), x))
         v = v.view(SPAN * SPAN, n, cin, p)
-        u = transform_kernels(weight, workspace)
+        u = transform_kernels(weight, workspace, g)
         m = workspace.take("m", (SPAN * SPAN, n, cout, p), x)  # [36, N, Cout, tiles]
         for i in range(n):
             torch.bmm(u, v[:, i], out=m[:, i])
@@ -147,45 +152,30 @@ def winograd_error_bound(x: torch.Tensor, weight: torch.Tensor, padding: int = 0
     carried through the stages that is (36 + 9 + Cin + 36 + 2)·u times the same computation on absolute values
     (the 2: rounding of the transforms' entries 1/6, 1/12, 1/24). Computed in float64."""
     u = torch.finfo(x.dtype).eps / 2
-    xa, wa = x.abs().double(), weight.abs().double()
-    kb, g, ka = (t.abs() for t in transforms(torch.float64, x.device))
-    if padding:
-        xa = F.pad(xa, (padding,) * 4)
-    n, cin, hp, wp = xa.shape
-    h, w = hp - 2, wp - 2
-    rows, cols = -(-h // TILE), -(-w // TILE)
-    xa = F.pad(xa, (0, cols * TILE + 2 - wp, 0, rows * TILE + 2 - hp))
-    tiles = xa.unfold(2, SPAN, TILE).unfold(3, SPAN, TILE).permute(4, 5, 0, 1, 2, 3).reshape(SPAN * SPAN, -1)
-    v = (kb @ tiles).view(SPAN * SPAN, n, cin, rows * cols)
-    ua = (g @ wa.permute(2, 3, 0, 1).reshape(9, -1)).view(SPAN * SPAN, wa.shape[0], cin)
-    m = torch.matmul(ua.unsqueeze(1), v)
-    y = (ka @ m.reshape(SPAN * SPAN, -1)).view(TILE, TILE, n, wa.shape[0], rows, cols)
-    y = y.permute(2, 3, 4, 0, 5, 1).reshape(n, wa.shape[0], rows * TILE, cols * TILE)[:, :, :h, :w]
-    return (36 + 9 + cin + 36 + 2) * u * y
+    absolute = tuple(t.abs() for t in transforms(torch.float64, x.device))
+    y = winograd_conv2d(x.abs().double(), weight.abs().double(), None, padding, None, absolute)
+    return (36 + 9 + x.shape[1] + 36 + 2) * u * y
 
 
 class WinogradConv2d(nn.Conv2d):
     """A 3x3, stride-1 Conv2d that convolves by Winograd F(4x4, 3x3) where that pays (at least
-    `min_output_pixels` output pixels); same parameters and state dict as the Conv2d it was made from
+    MIN_OUTPUT_PIXELS output pixels); same parameters and state dict as the Conv2d it was made from
     (`use_winograd_`)."""
-
-    min_output_pixels = MIN_OUTPUT_PIXELS
 
     def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         out_pixels = input.shape[0] * (input.shape[-2] + 2 * self.padding[0] - 2) * (
             input.shape[-1] + 2 * self.padding[1] - 2)
-        if out_pixels < self.min_output_pixels or input.dtype != weight.dtype:
+        if out_pixels < MIN_OUTPUT_PIXELS or input.dtype != weight.dtype:
             return super()._conv_forward(input, weight, bias)
         return winograd_conv2d(input, weight, bias, self.padding[0])
 
 
-def winograd_eligible(conv: nn.Module, min_channel_pairs: int | None = None) -> bool:
+def winograd_eligible(conv: nn.Module) -> bool:
     """A plain Conv2d with a 3x3 kernel, stride 1, no dilation or groups, zero (or no) padding, and at least
-    `min_channel_pairs` (default MIN_CHANNEL_PAIRS) input x output channels."""
-    pairs = MIN_CHANNEL_PAIRS if min_channel_pairs is None else min_channel_pairs
+    MIN_CHANNEL_PAIRS input x output channels."""
     return (type(conv) is nn.Conv2d and conv.kernel_size == (3, 3) and conv.stride == (1, 1)
             and conv.dilation == (1, 1) and conv.groups == 1 and conv.padding in ((0, 0), (1, 1))
-            and conv.padding_mode == "zeros" and conv.in_channels * conv.out_channels >= pairs)
+            and conv.padding_mode == "zeros" and conv.in_channels * conv.out_channels >= MIN_CHANNEL_PAIRS)
 
 
 def use_winograd_(model: nn.Module) -> int:
@@ -196,9 +186,8 @@ def use_winograd_(model: nn.Module) -> int:
     more constants."""
     count = 0
     for module in model.modules():
-        if winograd_eligible(module, MIN_CHANNEL_PAIRS):
+        if winograd_eligible(module):
             module.__class__ = WinogradConv2d
-            module.min_output_pixels = MIN_OUTPUT_PIXELS
             count += 1
     return count
 
