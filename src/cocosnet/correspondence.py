@@ -25,7 +25,7 @@ from cocosnet.nn import (
     softmax_attention,
 )
 from cocosnet.nn.attention import block_rows
-from cocosnet.nn.normalization import EPS
+from cocosnet.nn.normalization import EPS, l2_norm
 from cocosnet.nn.spectral import sn_conv
 from cocosnet.presets import ModelConfig
 from cocosnet.runtime import RuntimeOptions
@@ -141,7 +141,7 @@ class Correspondence(nn.Module):
         v = F.unfold(feat, k, padding=0 if padded else k // 2)  # [B, C*k*k, N]
         ops = arithmetic()  # inference: one buffer instead of three
         v = ops.sub(v, v.mean(dim=1, keepdim=True))
-        return ops.div(v, torch.linalg.vector_norm(v, dim=1, keepdim=True) + EPS).transpose(1, 2)
+        return ops.div(v, ops.add(l2_norm(v), EPS)).transpose(1, 2)
 
     def _exemplar_values(self, exemplar: torch.Tensor) -> torch.Tensor:
         """What is warped per exemplar position: the pooled RGB, or 4x4 patches for the patch warp: [B,M,E]."""

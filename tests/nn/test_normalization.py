@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from cocosnet.nn import SPADE, PositionalNorm2d, feature_normalize
-from cocosnet.nn.normalization import onehot_conv3x3
+from cocosnet.nn.normalization import l2_norm, onehot_conv3x3
 
 from ..helpers.grad_modes import assert_same_in_both_modes
 
@@ -31,7 +31,33 @@ def test_feature_normalize_adds_machine_epsilon():
     assert torch.equal(out[0, :, 0, 1], torch.zeros(2))  # 0 / (0 + eps), no NaN
 
 
-def test_spade_resizes_conditioning_with_nearest():
+def test_positional_norm_matches_var_mean_in_float64_for_either_layout():
+    # the two-pass variance against torch's Welford var_mean (the official formula), NCHW and channels-last
+    torch.manual_seed(0)
+    x = torch.randn(2, 33, 6, 5, dtype=torch.float64) * 5 + 3
+    var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=1)
+    want = (x - mean) / torch.sqrt(var + 1e-5)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        with torch.no_grad():
+            got = PositionalNorm2d()(x.to(memory_format=layout))
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-13)
+
+
+def test_l2_norm_is_vector_norm_with_a_zero_gradient_at_zero():
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 4, dtype=torch.float64)
+    x[0, :, 1] = 0  # a zero vector: vector_norm's subgradient there is 0, sqrt's would be inf * 0 = NaN
+    x.requires_grad_(True)
+    norm = l2_norm(x)
+    # the zero vector's norm is sqrt(smallest normal) = 1.5e-154, far below the machine epsilon added to it
+    torch.testing.assert_close(norm, torch.linalg.vector_norm(x, dim=1, keepdim=True), rtol=1e-15, atol=2e-154)
+    (norm.sum() * 2).backward()
+    assert torch.equal(x.grad[0, :, 1], torch.zeros(9, dtype=torch.float64))
+    others = torch.ones(2, 4, dtype=torch.bool)
+    others[0, 1] = False
+    want = (2 * x / torch.linalg.vector_norm(x, dim=1, keepdim=True)).detach()  # d|x|/dx = x / |x|
+    torch.testing.assert_close(x.grad.permute(0, 2, 1)[others], want.permute(0, 2, 1)[others], rtol=1e-14, atol=0)
+
     torch.manual_seed(0)
     spade = SPADE(norm_nc=2, cond_nc=1, hidden=1)
     cond = torch.arange(16.0).view(1, 1, 4, 4)

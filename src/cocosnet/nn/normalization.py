@@ -14,22 +14,35 @@ from cocosnet.nn.inplace import arithmetic
 EPS = sys.float_info.epsilon  # the official feature_normalize adds machine epsilon to the norm
 
 
+def l2_norm(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """The L2 norm over `dim`, kept: a square and a sum, since torch.linalg.vector_norm's CPU reduction runs
+    2.5-3x slower over a strided dimension (docs/model.md, "Reductions"); the same value to float rounding.
+    The floor at the smallest normal float changes nothing but a zero vector's gradient: 0, as vector_norm's,
+    where sqrt's would be infinite."""
+    return x.square().sum(dim=dim, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny).sqrt()
+
+
 def feature_normalize(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """Divide each position's feature vector by its L2 norm (+ machine epsilon), as the official code does."""
-    return x / (torch.linalg.vector_norm(x, dim=dim, keepdim=True) + EPS)
+    return x / (l2_norm(x, dim) + EPS)
 
 
 class PositionalNorm2d(nn.Module):
-    """Normalise over channels at each pixel; the variance is the unbiased one (N-1), eps 1e-5 inside the root."""
+    """Normalise over channels at each pixel; the variance is the unbiased one (N-1), eps 1e-5 inside the root.
+
+    Two passes (the mean, then the sum of squared deviations) rather than torch.var_mean, whose CPU kernel
+    (Welford) runs 4x slower over the channels of an NCHW map and 13x of a channels-last one (docs/model.md,
+    "Reductions"); both are accurate to a few float32 ulps of the variance."""
 
     def __init__(self, eps: float = 1e-5):
         super().__init__()
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=1)
-        ops = arithmetic()  # inference: one full-size tensor instead of two
-        return ops.div(x - mean, ops.sqrt(var + self.eps))
+        centered = x - x.mean(dim=1, keepdim=True)
+        var = centered.square().sum(dim=1, keepdim=True) / (x.shape[1] - 1)
+        ops = arithmetic()  # inference: normalise the centred map in place, one full-size tensor instead of two
+        return ops.div(centered, ops.sqrt(ops.add(var, self.eps)))
 
 
 def onehot_conv3x3(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -40,7 +53,8 @@ def onehot_conv3x3(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """
     b, h, w = ids.shape
     padded = F.pad(ids[:, None].float(), (1, 1, 1, 1), mode="reflect")[:, 0].long()
-    tables = weight.permute(2, 3, 1, 0)  # [3, 3, C, out]
+    # [3, 3, C, out], contiguous: a lookup in a strided table gathers element by element, 6-13x slower
+    tables = weight.permute(2, 3, 1, 0).contiguous()
     out = None
     for i in range(3):
         for j in range(3):
