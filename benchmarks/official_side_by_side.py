@@ -28,9 +28,10 @@ What one timed call is, per row (the input is always class ids [1,1,H,W] and the
                          torchvision is dropped from sys.modules after the import, see scripts/official_code.py).
   ours-fp32[-cl]         Translator.from_official(preset, folder=..., device="cpu", channels_last=...) then
   ours-bf16-cl           translator.forward_tensors(ids, exemplar, exemplar_ids): input checks, the one-hot /
-  ours-fp32-compile[-winograd], ours-fp32-winograd
+  ours-fp32-compile[-winograd], ours-fp32-winograd, ours-bf16-cl-compile
                          class-id lookups, correspondence + generator under inference_mode (bf16: weights cast once;
-                         compile: RuntimeOptions(compile=True), its first call is the compile; winograd:
+                         compile: RuntimeOptions(compile=True), its first call is the compile (bf16-cl-compile:
+                         with the bf16 channels-last weights); winograd:
                          conv_algorithm="winograd", cocosnet.nn.winograd).
   ours-onnxruntime       the same Translator with backend onnxruntime / openvino and `exported` = our exporter's
   ours-openvino-*        float32 ONNX (`cocosnet.export.export_network`, the golden-checked graph); forward_tensors
@@ -74,6 +75,7 @@ ROWS = {
     "ours-fp32-compile": ("ours", "float32", "torch", "compile"),
     "ours-fp32-winograd": ("ours", "float32", "torch", "winograd"),
     "ours-fp32-compile-winograd": ("ours", "float32", "torch", "compile-winograd"),
+    "ours-bf16-cl-compile": ("ours", "bfloat16", "torch", "compile-cl"),
     "ours-onnxruntime": ("ours", "float32", "onnxruntime", None),
     "ours-openvino-f32": ("ours", "float32", "openvino", None),
     "ours-openvino-bf16": ("ours", "bfloat16", "openvino", None),
@@ -212,9 +214,9 @@ def build_ours(spec: dict, dtype: str, backend: str, channels_last: bool | None)
         backends.OnnxRuntimeRunner = functools.partial(backends.OnnxRuntimeRunner, threads=spec["threads"])
         backends.OpenVinoRunner = functools.partial(backends.OpenVinoRunner, threads=spec["threads"])
         tr = _translator(spec, dtype=dtype, backend=backend, exported=str(Path(spec["tmp"]) / "ours.onnx"))
-    elif channels_last in ("compile", "compile-winograd"):  # the first call is the compile (a cache of its own)
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(spec["tmp"]) / f"inductor-{channels_last}")
-        tr = _translator(spec, dtype=dtype, compile=True,
+    elif channels_last in ("compile", "compile-winograd", "compile-cl"):  # the first call is the compile
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(spec["tmp"]) / f"inductor-{channels_last}")  # its own cache
+        tr = _translator(spec, dtype=dtype, compile=True, channels_last=channels_last == "compile-cl",
                          conv_algorithm="winograd" if channels_last == "compile-winograd" else "direct")
     elif channels_last == "winograd":  # --conv-algorithm winograd (cocosnet.nn.winograd)
         tr = _translator(spec, dtype=dtype, conv_algorithm="winograd")

@@ -126,3 +126,26 @@ def test_the_compiled_network_keeps_the_winograd_layers(tiny_checkpoint, tmp_pat
     inputs = _inputs(eager.cfg, 6)
     assert_agrees(comp.forward_tensors(*inputs), eager.forward_tensors(*inputs))
     assert traced and all(traced)  # called while tracing only: the compiled graph runs it
+
+
+def test_the_compiled_bf16_channels_last_network_stays_within_the_bf16_bound(tiny_checkpoint, tmp_path,
+                                                                              monkeypatch):
+    """--compile --dtype bfloat16 --channels-last (the fastest bf16 path measured, docs/model.md): one graph over
+    the bf16 weights, its images within the bound eager bf16 is held to against float32 (test_fast_path)."""
+    from tests.inference.test_fast_path import BF16_MEAN_BOUND
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    try:
+        check_compile_support(torch.device("cpu"))
+    except CompileUnavailable as exc:
+        pytest.skip(str(exc))
+    eager = Translator.from_pretrained(tiny_checkpoint, device="cpu")
+    comp = Translator.from_pretrained(tiny_checkpoint, device="cpu", compile=True, dtype="bfloat16",
+                                      channels_last=True)
+    assert {p.dtype for p in comp.model.parameters()} == {torch.bfloat16}
+    for seed in (3, 4):
+        inputs = _inputs(eager.cfg, seed)
+        got, want = comp.forward_tensors(*inputs).image, eager.forward_tensors(*inputs).image
+        assert got.shape == want.shape and torch.isfinite(got).all()
+        assert float((got.float() - want).abs().mean()) <= BF16_MEAN_BOUND
+    assert len(comp._compiled.shapes) == 1  # both seeds ran the one compiled graph
