@@ -40,6 +40,8 @@ def test_positional_norm_matches_var_mean_in_float64_for_either_layout():
     for layout in (torch.contiguous_format, torch.channels_last):
         with torch.no_grad():
             got = PositionalNorm2d()(x.to(memory_format=layout))
+        # float64, 33 channels of |x| <= ~25: the means differ by <= 33u·25 ≈ 1e-13 before the division by
+        # sigma ≈ 5, the variances by ~33u relative; so <= ~3e-14 on outputs of magnitude <= ~5
         torch.testing.assert_close(got, want, rtol=0, atol=1e-13)
 
 
@@ -49,8 +51,10 @@ def test_l2_norm_is_vector_norm_with_a_zero_gradient_at_zero():
     x[0, :, 1] = 0  # a zero vector: vector_norm's subgradient there is 0, sqrt's would be inf * 0 = NaN
     x.requires_grad_(True)
     norm = l2_norm(x)
-    # the zero vector's norm is sqrt(smallest normal) = 1.5e-154, far below the machine epsilon added to it
-    torch.testing.assert_close(norm, torch.linalg.vector_norm(x, dim=1, keepdim=True), rtol=1e-15, atol=2e-154)
+    # each side: 9 squares and 8 additions (<= 17u relative in the sum), halved by the root, plus its rounding:
+    # <= 9.5u = 1.05e-15 (u = 2^-53), so the two differ by <= 2.1e-15 whatever order a CPU sums in.
+    # The zero vector's norm is sqrt(smallest normal) = 1.5e-154, far below the machine epsilon added to it.
+    torch.testing.assert_close(norm, torch.linalg.vector_norm(x, dim=1, keepdim=True), rtol=2.2e-15, atol=2e-154)
     (norm.sum() * 2).backward()
     assert torch.equal(x.grad[0, :, 1], torch.zeros(9, dtype=torch.float64))
     others = torch.ones(2, 4, dtype=torch.bool)
@@ -58,6 +62,8 @@ def test_l2_norm_is_vector_norm_with_a_zero_gradient_at_zero():
     want = (2 * x / torch.linalg.vector_norm(x, dim=1, keepdim=True)).detach()  # d|x|/dx = x / |x|
     torch.testing.assert_close(x.grad.permute(0, 2, 1)[others], want.permute(0, 2, 1)[others], rtol=1e-14, atol=0)
 
+
+def test_spade_resizes_conditioning_with_nearest():
     torch.manual_seed(0)
     spade = SPADE(norm_nc=2, cond_nc=1, hidden=1)
     cond = torch.arange(16.0).view(1, 1, 4, 4)
