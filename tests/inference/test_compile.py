@@ -23,15 +23,19 @@ def _inputs(cfg, seed: int = 3):
             torch.randint(0, cfg.label_nc, (1, 1, s, s), generator=g))
 
 
+def _require_compiler() -> None:
+    try:
+        check_compile_support(torch.device("cpu"))
+    except CompileUnavailable as exc:
+        pytest.skip(str(exc))  # no C++ compiler on this machine: the error itself is tested below
+
+
 @pytest.fixture(scope="module")
 def pair(tiny_checkpoint, tmp_path_factory):
     """(eager, compiled) Translators of the tiny checkpoint, the compiled one already called once."""
     mp = pytest.MonkeyPatch()
     mp.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("inductor")))
-    try:
-        check_compile_support(torch.device("cpu"))
-    except CompileUnavailable as exc:
-        pytest.skip(str(exc))  # no C++ compiler on this machine: the error itself is tested below
+    _require_compiler()
     eager = Translator.from_pretrained(tiny_checkpoint, device="cpu")
     comp = Translator.from_pretrained(tiny_checkpoint, device="cpu", compile=True)
     comp.forward_tensors(*_inputs(comp.cfg))
@@ -110,10 +114,7 @@ def test_the_compiled_network_keeps_the_winograd_layers(tiny_checkpoint, tmp_pat
     from cocosnet.nn import winograd
 
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
-    try:
-        check_compile_support(torch.device("cpu"))
-    except CompileUnavailable as exc:
-        pytest.skip(str(exc))
+    _require_compiler()
     # the tiny model's layers are below the thresholds: every 3x3 convolution by Winograd
     monkeypatch.setattr(winograd, "MIN_CHANNEL_PAIRS", 1)
     monkeypatch.setattr(winograd, "MIN_OUTPUT_PIXELS", 1)
@@ -135,10 +136,7 @@ def test_the_compiled_bf16_channels_last_network_stays_within_the_bf16_bound(tin
     from tests.inference.test_fast_path import BF16_MEAN_BOUND
 
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
-    try:
-        check_compile_support(torch.device("cpu"))
-    except CompileUnavailable as exc:
-        pytest.skip(str(exc))
+    _require_compiler()
     eager = Translator.from_pretrained(tiny_checkpoint, device="cpu")
     comp = Translator.from_pretrained(tiny_checkpoint, device="cpu", compile=True, dtype="bfloat16",
                                       channels_last=True)

@@ -61,14 +61,14 @@ def onehot_conv3x3(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     bags = torch.stack([padded[:, i : i + h, j : j + w] + (3 * i + j) * c for i in range(3) for j in range(3)], -1)
     # tap k's block: rows k*C .. k*C + C-1; contiguous, since a strided table is read element by element (20x slower)
     table = weight.permute(2, 3, 1, 0).reshape(9 * c, cout).to(torch.promote_types(weight.dtype, torch.float32))
-    table = table.contiguous()
+    table = table.contiguous()  # a no-op where the reshape copied (NCHW weights); channels-last ones stay a view
     if torch.compiler.is_compiling():  # traced (compile, export): nine gathers, as ONNX Gather ops (its EmbeddingBag
         # is a Loop that OpenVINO cannot convert); inductor fuses them without the temporaries
         summed = F.embedding(bags[..., 0], table)  # the bags carry each tap's offset into the table
         for k in range(1, 9):
             summed = summed + F.embedding(bags[..., k], table)
     else:
-        summed = F.embedding_bag(bags.view(-1, 9), table, mode="sum").view(b, h, w, cout)
+        summed = F.embedding_bag(bags.view(-1, 9), table, mode="sum")
     return summed.to(weight.dtype).view(b, h, w, cout).permute(0, 3, 1, 2)
 
 
