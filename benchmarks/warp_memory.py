@@ -1,7 +1,8 @@
-"""Correspondence warp at 64^2, 128^2 (and 256^2) feature resolution: dense matrix vs chunked vs SDPA.
+"""Correspondence warp at 64^2, 128^2 (and 256^2) feature resolution: dense matrix vs chunked vs SDPA vs the patch
+sums (the default, cocosnet.nn.patch_match); each timed from the feature maps (the match vectors included).
 
 Each case runs in its own process; the table shows the median time and the process's peak RSS.
-    python benchmarks/warp_memory.py [--sizes 64 128] [--repeats 3] [--impls dense chunked sdpa]
+    python benchmarks/warp_memory.py [--sizes 64 128] [--repeats 3] [--impls dense chunked sdpa patch]
     python benchmarks/warp_memory.py --network 1024 --repeats 1   # the whole ADE20k correspondence network
                                                                   # on a 1024^2 image (256^2 features)
 """
@@ -23,6 +24,7 @@ def case(size: int, impl: str, dim: int, repeats: int) -> dict:
 
     from cocosnet.correspondence import Correspondence
     from cocosnet.nn import softmax_attention
+    from cocosnet.nn.patch_match import patch_softmax_warp
 
     torch.manual_seed(0)
     n = size * size
@@ -30,25 +32,29 @@ def case(size: int, impl: str, dim: int, repeats: int) -> dict:
     feat_k = torch.randn(1, dim // 9, size, size)
     corr = Correspondence.__new__(Correspondence)
     corr.cfg = type("C", (), {"match_kernel": 3})()
-    q, k = corr._match_vectors(feat_q), corr._match_vectors(feat_k)
     v = torch.randn(1, n, 3)
     base = peak_rss_mb()
     times = []
     with torch.inference_mode():
         for _ in range(repeats):
             t = time.perf_counter()
-            if impl == "dense":
-                out = torch.matmul(torch.softmax(torch.matmul(q, k.transpose(1, 2)) * 100, -1), v)
+            if impl == "patch":
+                out = patch_softmax_warp(feat_q, feat_k, v, 100.0, 3, chunk=4096)
             else:
-                out = softmax_attention(q, k, v, 100.0, impl, chunk=4096)
+                q, k = corr._match_vectors(feat_q), corr._match_vectors(feat_k)
+                if impl == "dense":
+                    out = torch.matmul(torch.softmax(torch.matmul(q, k.transpose(1, 2)) * 100, -1), v)
+                else:
+                    out = softmax_attention(q, k, v, 100.0, impl, chunk=4096)
+                del q, k
             times.append(time.perf_counter() - t)
     del out
     return {"seconds": median(times), "peak_mb": peak_rss_mb(), "base_mb": base}
 
 
 def network_case(image: int, repeats: int) -> dict:
-    """The full-width ADE20k correspondence network (random weights) on one image pair: adaptors, shared blocks,
-    match vectors and the chunked warp, under inference_mode; peak RSS includes the weights and the inputs."""
+    """The full-width ADE20k correspondence network (random weights) on one image pair: adaptors, shared blocks and
+    the default warp (the patch sums), under inference_mode; peak RSS includes the weights and the inputs."""
     import torch
 
     from cocosnet.correspondence import Correspondence
@@ -83,7 +89,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     ap.add_argument("--dim", type=int, default=2304, help="match-vector length (256 channels x 3x3 = 2304)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--impls", nargs="+", default=["dense", "chunked", "sdpa"], choices=["dense", "chunked", "sdpa"])
+    ap.add_argument("--impls", nargs="+", default=["dense", "chunked", "sdpa", "patch"],
+                    choices=["dense", "chunked", "sdpa", "patch"])
     ap.add_argument("--network", type=int, nargs="+", default=None, metavar="IMAGE",
                     help="run the whole ADE20k correspondence network at these image sizes instead")
     args = ap.parse_args()

@@ -26,6 +26,7 @@ from cocosnet.nn import (
 )
 from cocosnet.nn.attention import block_rows
 from cocosnet.nn.normalization import EPS, l2_norm
+from cocosnet.nn.patch_match import patch_softmax_warp
 from cocosnet.nn.spectral import sn_conv
 from cocosnet.presets import ModelConfig
 from cocosnet.runtime import RuntimeOptions
@@ -233,8 +234,6 @@ class Correspondence(nn.Module):
         cfg = self.cfg
         b, _, h, w = exemplar.shape
         fh, fw = theta.shape[-2:]
-        k = self._match_vectors(phi)
-
         values = [self._exemplar_values(exemplar)]
         n_img = values[0].shape[-1]
         if return_mask:
@@ -243,12 +242,18 @@ class Correspondence(nn.Module):
         scale = 1.0 / cfg.temperature
         corr = q = None
         impl, chunk = self.runtime.warp_impl, self.runtime.warp_chunk
-        if return_corr or return_cycle or impl == "dense":
+        dense = return_corr or return_cycle or impl == "dense"
+        # auto: the patch products summed from the 1x1 ones (k² fewer multiplications, cocosnet.nn.patch_match)
+        patch_sums = not dense and impl == "auto" and cfg.match_kernel > 1
+        k = None if patch_sums else self._match_vectors(phi)
+        if dense:
             q = self._match_vectors(theta)
             corr = torch.softmax(torch.matmul(q, k.transpose(1, 2)) * scale, dim=-1)
             y = torch.matmul(corr, v)
         elif impl == "sdpa":
             y = softmax_attention(self._match_vectors(theta), k, v, scale, impl, chunk)
+        elif patch_sums:
+            y = patch_softmax_warp(theta, phi, v, scale, cfg.match_kernel, chunk)
         else:
             y = self._warp_by_row_bands(theta, k, v, scale, chunk)
 

@@ -29,7 +29,9 @@ class RuntimeOptions:
 
     device: str | torch.device = "auto"  # auto: CUDA, then Apple MPS, then the CPU
     dtype: InferenceDtype = "float32"  # inference autocast; float32 reproduces the official images
-    # the correspondence warp softmax(θ·φᵀ/τ)·y: auto = chunked (memory-linear); dense = the official matrix; sdpa
+    # the correspondence warp softmax(θ·φᵀ/τ)·y: auto = the patch cosines summed from 1x1 products, in blocks
+    # (memory-linear, k² fewer FLOPs; cocosnet.nn.patch_match); chunked = the unfolded match vectors in blocks;
+    # dense = the official matrix; sdpa
     warp_impl: AttentionImpl = "auto"
     warp_chunk: int = 4096  # query rows per block of the chunked warp (capped at 16 MB of scores)
     attention_impl: AttentionImpl = "auto"  # the self-attention of the generator and the discriminator

@@ -138,8 +138,9 @@ def export_network(model: CoCosNet, fmt: str, out: str | Path, dtype: str = "flo
     cfg_json = json.dumps(model.cfg.to_dict())
     runtime = next((m.runtime for m in model.modules() if isinstance(getattr(m, "runtime", None), RuntimeOptions)),
                    RuntimeOptions())
-    # one graph: no row bands, and the warp / self-attention as the dense softmax (the same numbers as chunked)
-    set_runtime(model, runtime.replace(band_rows=0, warp_impl="dense", attention_impl="dense"))
+    # one graph: no row bands, the self-attention as the dense softmax (the same numbers as chunked), the warp as
+    # eager inference runs it (the patch sums, block by block: cocosnet.nn.patch_match)
+    set_runtime(model, runtime.replace(band_rows=0, warp_impl="auto", attention_impl="dense"))
     with torch.inference_mode():  # the float32 reference, before the weights may be cast
         reference = ExportGraph(model)(*reference_inputs(model.cfg, batch=1))
     target.parent.mkdir(parents=True, exist_ok=True)
