@@ -1,9 +1,9 @@
 """Cross-domain correspondence: domain adaptors F_A->S and F_B->S, shared refinement, correlation, warping.
 
 Module and parameter names follow the official `NoVGGCorrespondence`, so its `latest_net_Corr.pth` loads strictly.
-The warp softmax(theta·phiᵀ / temperature)·exemplar is attention; `cocosnet.nn.softmax_attention` computes it
-without the HW x HW matrix unless the matrix itself is asked for (cycle warp in training, `RuntimeOptions(warp_impl=
-"dense")`).
+The warp softmax(theta·phiᵀ / temperature)·exemplar is attention, computed without the HW x HW matrix (by default
+with the patch cosines summed from 1x1 products, `cocosnet.nn.patch_match`) unless the matrix itself is asked for
+(cycle warp in training, `RuntimeOptions(warp_impl="dense")`).
 """
 
 from __future__ import annotations

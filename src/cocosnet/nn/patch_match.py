@@ -2,7 +2,7 @@
 
 The official match vectors unfold each position's k x k neighbourhood of the zero-padded feature map (D = C·k²
 values), centre them over their own D values and L2-normalise them; the warp's scores are their dot products, a
-[hw x hw x D] matrix product (at ADE20k 256²: 77 GFLOP, a tenth of the whole forward). The dot product of two
+[hw x hw x D] matrix product (at ADE20k 256²: 77 GFLOP, 8% of the whole forward). The dot product of two
 unfolded vectors is the sum, over the k² offsets s, of the 1 x 1 products of positions p+s and q+s, so the products
 of the padded maps' C-channel vectors ([(h+2r)(w+2r)]² x C, r = k // 2) summed along k² shifted diagonals give
 every patch product. Centring and norms come out of the same algebra:
