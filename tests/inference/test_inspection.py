@@ -19,7 +19,9 @@ from cocosnet.inference.inspection import (
     missing_classes,
 )
 from cocosnet.nn import softmax_attention
+from cocosnet.nn.patch_match import patch_cosine_error_bound, patch_cosines
 from cocosnet.presets import get_model_config
+from cocosnet.runtime import RuntimeOptions
 
 ULP = 2.0**-24  # float32 unit roundoff
 
@@ -42,8 +44,8 @@ def test_confidence_is_one_where_the_match_is_exact():
     found = inspect_features(corr, theta, theta.clone())  # exemplar = input: each position matches itself
     # the softmax's largest weight is 1 / (1 + sum_j!=i exp((c_ij - c_ii) / T)) for the cosines c of the match
     # vectors: 1 - confidence <= that sum, plus a few float32 roundings (score, exp, sum, division) at 1
-    q = corr._match_vectors(theta)[0]
-    c = q @ q.T
+    # (the cosines the inspector soft-maxes: the warp's patch cosines, cocosnet.nn.patch_match)
+    c = patch_cosines(theta, theta, cfg.match_kernel)[0]
     gap = (c - c.diag()[:, None]) / cfg.temperature
     gap.fill_diagonal_(-math.inf)
     bound = torch.exp(gap).sum(1).reshape(1, 1, cfg.feature_size, cfg.feature_size)
@@ -105,6 +107,34 @@ def test_chunked_statistics_are_the_dense_ones_and_the_warped_coordinate_grid():
     warped_grid = softmax_attention(q, k, pos[None].expand(1, -1, -1), scale, "chunked", 48)
     torch.testing.assert_close(dense[1], warped_grid, rtol=0, atol=rel * cfg.image_size)
     assert ((dense[0] >= 1 / k.shape[1] - ULP) & (dense[0] <= 1 + ULP)).all()
+
+
+def test_the_inspector_reads_the_warps_own_logits():
+    """With the default warp the inspector soft-maxes the patch cosines (cocosnet.nn.patch_match), with `chunked`
+    the unfolded vectors' cosines; the two differ by rounding. A logit error δ moves each softmax weight by at most
+    2·max|δ| relatively (first order): the confidences agree to that, and the default path's are the largest
+    weights of the patch cosines' softmax."""
+    torch.manual_seed(0)
+    cfg = get_model_config("tiny", temperature=0.05)
+    auto = Correspondence(cfg).eval()
+    unfolded = Correspondence(cfg, RuntimeOptions(warp_impl="chunked")).eval()
+    phi = features(cfg, 4)
+    theta = phi + 3 * features(cfg, 3)
+    with torch.no_grad():
+        got, want = inspect_features(auto, theta, phi), inspect_features(unfolded, theta, phi)
+        p = torch.softmax(patch_cosines(theta, phi, cfg.match_kernel) / cfg.temperature, -1)
+    u = torch.finfo(torch.float32).eps / 2
+    d = cfg.corr_channels * cfg.match_kernel**2
+    logit = (patch_cosine_error_bound(theta, phi, cfg.match_kernel).max().item() + (d + 4) * u) / cfg.temperature
+    rel = 2 * logit + 8 * u
+    torch.testing.assert_close(got.confidence, want.confidence, rtol=rel, atol=0)
+    n = cfg.feature_size
+    conf = p.amax(-1).reshape(1, 1, n, n)
+    conf = torch.nn.functional.interpolate(conf, scale_factor=cfg.feature_stride, mode="bilinear")
+    # the inspector folds 1/temperature into the key scale, patch_cosines divides after: each logit (at most
+    # 1/temperature) rounds by ~3u relatively either way, a weight by twice the logit's absolute change
+    same = 2 * 3 * u / cfg.temperature + 8 * u
+    torch.testing.assert_close(got.confidence, conf, rtol=same, atol=0)
 
 
 def test_inspection_leaves_the_image_alone_and_reads_the_models_features(tiny_checkpoint):

@@ -1,8 +1,9 @@
 """The correspondence inspector: how sure each input pixel's match is, where in the exemplar it took its style
 from, and which input classes the exemplar does not have.
 
-Computed from the correspondence's own theta / phi with its own match vectors and temperature, block of input
-rows by block (the HW x HW matrix is never built; at most `MAX_BLOCK_ELEMENTS` scores at once, as the warp):
+Computed from the correspondence's own theta / phi with its own match vectors and temperature (by default the
+warp's patch cosines, `cocosnet.nn.patch_match`), block of input rows by block (the HW x HW matrix is never built;
+at most `MAX_BLOCK_ELEMENTS` scores at once, as the warp):
 
 - confidence: the largest softmax weight of each input position's row (1: one exemplar position alone; 1/M:
   uniform over the M exemplar positions);
@@ -16,6 +17,7 @@ the 4x4 patch warps, where it is exact for every pixel of a patch; bilinear for 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -23,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from cocosnet.nn.attention import block_rows
+from cocosnet.nn.patch_match import patch_score_blocks
 from cocosnet.presets import ModelConfig
 
 
@@ -52,12 +55,19 @@ def match_statistics(q: torch.Tensor, k: torch.Tensor, scale: float, positions: 
     [B,N,2], argmax index [B,N]), block of query rows by block, each block's softmax as the warp computes it."""
     b, n, _ = q.shape
     chunk = block_rows(chunk, k.shape[-2], b)
-    conf, expected = q.new_empty(b, n), q.new_empty(b, n, 2)
-    best = torch.empty(b, n, dtype=torch.long, device=q.device)
-    pos = positions.to(q.dtype)
-    for start in range(0, n, chunk):
-        rows = slice(start, start + chunk)
-        p = torch.softmax(torch.matmul(q[:, rows], k.transpose(1, 2)) * scale, dim=-1)
+    blocks = ((slice(start, start + chunk), torch.matmul(q[:, start : start + chunk], k.transpose(1, 2)) * scale)
+              for start in range(0, n, chunk))
+    return statistics_of_blocks(blocks, b, n, positions, q)
+
+
+def statistics_of_blocks(blocks: Iterable[tuple[slice, torch.Tensor]], b: int, n: int, positions: torch.Tensor,
+                         like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`match_statistics` from blocks of the softmax's logits: (query rows, [B, rows, M]) for the N query rows."""
+    conf, expected = like.new_empty(b, n), like.new_empty(b, n, 2)
+    best = torch.empty(b, n, dtype=torch.long, device=like.device)
+    pos = positions.to(like.dtype)
+    for rows, logits in blocks:
+        p = torch.softmax(logits, dim=-1)
         conf[:, rows], best[:, rows] = p.max(dim=-1)
         expected[:, rows] = torch.matmul(p, pos)
     return conf, expected, best
@@ -80,11 +90,16 @@ def inspect_features(correspondence, theta: torch.Tensor, phi: torch.Tensor, chu
     cfg = correspondence.cfg
     theta, phi = theta.float(), phi.float()
     b, _, fh, fw = theta.shape
+    chunk = chunk if chunk is not None else correspondence.runtime.warp_chunk
+    scale = 1.0 / cfg.temperature
     with torch.autocast(theta.device.type, enabled=False):
-        q, k = correspondence._match_vectors(theta), correspondence._match_vectors(phi)
         centres = cell_centres(fh, fw, cfg.feature_stride, theta.device)
-        conf, expected, best = match_statistics(q, k, 1.0 / cfg.temperature, centres,
-                                                chunk if chunk is not None else correspondence.runtime.warp_chunk)
+        if correspondence.runtime.warp_impl == "auto" and cfg.match_kernel > 1:  # the warp's own logits
+            blocks = patch_score_blocks(theta, phi, scale, cfg.match_kernel, chunk)
+            conf, expected, best = statistics_of_blocks(blocks, b, fh * fw, centres, theta)
+        else:
+            q, k = correspondence._match_vectors(theta), correspondence._match_vectors(phi)
+            conf, expected, best = match_statistics(q, k, scale, centres, chunk)
 
     def grid(v: torch.Tensor) -> torch.Tensor:  # [B,N,C] -> [B,C,fh,fw]
         return v.transpose(1, 2).reshape(b, -1, fh, fw)
@@ -112,4 +127,4 @@ def missing_classes(semantic: torch.Tensor, exemplar_semantic: torch.Tensor, cfg
 
 
 __all__ = ["Inspection", "MissingClass", "cell_centres", "class_names", "inspect_features", "match_statistics",
-           "missing_classes", "upsample_as_warp"]
+           "missing_classes", "statistics_of_blocks", "upsample_as_warp"]

@@ -14,8 +14,8 @@ every patch product. Centring and norms come out of the same algebra:
   deviations (zero in the padding), μ_p = the mean of m over the patch: a sum of non-negative terms.
 
 It is exact arithmetic rearranged: the cosines agree with the unfolded vectors' to float32 rounding
-(`patch_cosine_error_bound` states how far; tests/nn/test_patch_match.py). Inference and training alike; the
-cycle warp and the inspector, which need the whole matrix, keep the unfolded vectors.
+(`patch_cosine_error_bound` states how far; tests/nn/test_patch_match.py). Inference and training alike, and the
+correspondence inspector; the cycle warp and `return_corr`, which need the whole matrix, keep the unfolded vectors.
 """
 
 from __future__ import annotations
@@ -74,10 +74,11 @@ def _shifted_sum(products: torch.Tensor, kernel: int, rows: int, h: int, w: int,
     return down
 
 
-def _score_blocks(theta: torch.Tensor, phi: torch.Tensor, scale: float, kernel: int,
+def patch_score_blocks(theta: torch.Tensor, phi: torch.Tensor, scale: float, kernel: int,
                   chunk: int) -> Iterator[tuple[slice, torch.Tensor]]:
     """(query positions, cos · scale of their patch vectors with every key's [B, rows·w, h·w]), one band of query
-    rows after another; a block may live in a buffer the next one overwrites."""
+    rows after another (the warp's softmax logits; the inspector reads them too); a block may live in a buffer
+    the next one overwrites."""
     b, c, h, w = theta.shape
     r = kernel // 2
     d = c * kernel**2
@@ -119,14 +120,14 @@ def patch_softmax_warp(theta: torch.Tensor, phi: torch.Tensor, values: torch.Ten
     block of query rows at a time (memory linear in h·w, as the chunked warp)."""
     ops = arithmetic()
     out = theta.new_empty(theta.shape[0], theta.shape[2] * theta.shape[3], values.shape[-1])
-    for band, scores in _score_blocks(theta, phi, scale, kernel, chunk):
+    for band, scores in patch_score_blocks(theta, phi, scale, kernel, chunk):
         out[:, band] = torch.matmul(ops.softmax(scores, -1), values)
     return out
 
 
 def patch_cosines(theta: torch.Tensor, phi: torch.Tensor, kernel: int, chunk: int = 4096) -> torch.Tensor:
     """The cosines `patch_softmax_warp` soft-maxes, whole: [B, h·w, h·w] (tests, small maps)."""
-    blocks = [scores.clone() for _, scores in _score_blocks(theta, phi, 1.0, kernel, chunk)]
+    blocks = [scores.clone() for _, scores in patch_score_blocks(theta, phi, 1.0, kernel, chunk)]
     return torch.cat(blocks, 1)
 
 
@@ -164,4 +165,4 @@ def patch_cosine_error_bound(theta: torch.Tensor, phi: torch.Tensor, kernel: int
     return numerator / (n.unsqueeze(-1) * m.unsqueeze(1)) + cos.abs() * (k_factor + 3) * u
 
 
-__all__ = ["patch_cosine_error_bound", "patch_cosines", "patch_moments", "patch_softmax_warp"]
+__all__ = ["patch_cosine_error_bound", "patch_cosines", "patch_moments", "patch_score_blocks", "patch_softmax_warp"]
