@@ -36,8 +36,7 @@ class RuntimeOptions:
     warp_chunk: int = 4096  # query rows per block of the chunked warp (capped at 16 MB of scores)
     attention_impl: AttentionImpl = "auto"  # the self-attention of the generator and the discriminator
     attention_chunk: int = 4096  # query rows per block of the chunked self-attention
-    # inference: the generator's full-resolution block and the semantic domain adaptor's first convolution run in
-    # row bands of this height (0: in one piece)
+    # inference: the generator's full-resolution block runs in row bands of this height (0: in one piece)
     band_rows: int = 64
     # CPU, glibc: every freed feature map goes straight back to the system (lower peak RSS, slower)
     low_memory: bool = False

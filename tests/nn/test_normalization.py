@@ -105,14 +105,25 @@ def test_spade_is_the_same_in_both_modes(onehot_start):
         assert_same_in_both_modes(spade, x, cond, ids)
 
 
-def test_onehot_lookup_equals_convolving_the_one_hot_map():
+@pytest.mark.parametrize("padding", ["reflect", "zeros"])
+def test_onehot_lookup_equals_convolving_the_one_hot_map(padding):
     torch.manual_seed(0)
     ids = torch.randint(0, 7, (2, 9, 11))
     weight = torch.randn(5, 7, 3, 3, requires_grad=True)
     onehot = F.one_hot(ids, 7).permute(0, 3, 1, 2).float()
-    want = F.conv2d(F.pad(onehot, (1, 1, 1, 1), mode="reflect"), weight)
-    got = onehot_conv3x3(ids, weight)
+    want = F.conv2d(F.pad(onehot, (1, 1, 1, 1), mode="reflect"), weight) if padding == "reflect" else (
+        F.conv2d(onehot, weight, padding=1))
+    got = onehot_conv3x3(ids, weight, padding)
     assert torch.allclose(got, want, atol=1e-5)
     (g1,) = torch.autograd.grad(got.square().sum(), weight)
     (g2,) = torch.autograd.grad(want.square().sum(), weight)
     assert torch.allclose(g1, g2, atol=1e-4)
+
+
+def test_zero_padded_lookup_reads_nothing_outside_the_map():
+    """A 1x1 map of class c, zero-padded: only the centre tap lands inside, so the output is w[:, c, 1, 1]."""
+    weight = torch.arange(2 * 3 * 9, dtype=torch.float32).view(2, 3, 3, 3)
+    got = onehot_conv3x3(torch.tensor([[[2]]]), weight, "zeros")
+    assert torch.equal(got.flatten(), weight[:, 2, 1, 1])
+    with pytest.raises(ValueError, match="padding must be 'reflect' or 'zeros', got 'circular'"):
+        onehot_conv3x3(torch.tensor([[[2]]]), weight, "circular")

@@ -45,8 +45,10 @@ class PositionalNorm2d(nn.Module):
         return ops.div(centered, ops.sqrt(ops.add(var, self.eps)))
 
 
-def onehot_conv3x3(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """conv3x3(reflection_pad(one_hot(ids)), weight) without the one-hot map: per tap, a table lookup.
+def onehot_conv3x3(ids: torch.Tensor, weight: torch.Tensor, padding: str = "reflect") -> torch.Tensor:
+    """conv3x3(pad(one_hot(ids)), weight) without the one-hot map: per tap, a table lookup. padding: "reflect"
+    (SPADE's mlp_shared) or "zeros" (a domain adaptor's first convolution: a tap outside the map reads a zero row,
+    the table's extra class C).
 
     A 3x3 convolution of a one-hot map sums, for each of the nine taps, the weight column of the class found
     there; so [B,H,W] ids and a [out, C, 3, 3] weight give [B,out,H,W] with 9 gathers instead of 9*C*out MACs.
@@ -56,8 +58,14 @@ def onehot_conv3x3(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     once: embedding_bag has no fast kernel for them, and one rounding is more accurate than nine.
     """
     b, h, w = ids.shape
+    if padding == "zeros":
+        weight = F.pad(weight, (0, 0, 0, 0, 0, 1))  # class C: all-zero weights
+        padded = F.pad(ids, (1, 1, 1, 1), value=weight.shape[1] - 1)
+    elif padding == "reflect":
+        padded = F.pad(ids[:, None].float(), (1, 1, 1, 1), mode="reflect")[:, 0].long()
+    else:
+        raise ValueError(f"padding must be 'reflect' or 'zeros', got {padding!r}")
     cout, c = weight.shape[:2]
-    padded = F.pad(ids[:, None].float(), (1, 1, 1, 1), mode="reflect")[:, 0].long()
     bags = torch.stack([padded[:, i : i + h, j : j + w] + (3 * i + j) * c for i in range(3) for j in range(3)], -1)
     # tap k's block: rows k*C .. k*C + C-1; contiguous, since a strided table is read element by element (20x slower)
     table = weight.permute(2, 3, 1, 0).reshape(9 * c, cout).to(torch.promote_types(weight.dtype, torch.float32))

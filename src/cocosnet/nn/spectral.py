@@ -44,6 +44,18 @@ def spectral_norm(module: nn.Module) -> nn.Module:
     return module
 
 
+def current_weight(module: nn.Module) -> torch.Tensor:
+    """The weight `module`'s forward would use, for code that reads it without calling the module (table lookups):
+    a spectral-normed module's hook is run as a forward runs it (weight_orig / sigma, with its power iteration in
+    training mode); a folded or plain module's weight as it is."""
+    from torch.nn.utils.spectral_norm import SpectralNorm
+
+    for hook in module._forward_pre_hooks.values():
+        if isinstance(hook, SpectralNorm):
+            hook(module, ())
+    return module.weight
+
+
 def sn_conv(cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0, bias: bool = True) -> nn.Module:
     return spectral_norm(nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=bias))
 
