@@ -44,16 +44,19 @@ def test_patch_moments_are_the_unfolded_vectors_mean_and_centred_norm(kernel):
     assert ((got_mean - mean).abs() <= rtol * scale).all()
 
 
+@pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize(("kernel", "chunk"), [(3, 4096), (3, 20), (5, 15), (1, 30)])
-def test_patch_cosines_are_the_unfolded_vectors_cosines_within_the_bound(kernel, chunk):
+def test_patch_cosines_are_the_unfolded_vectors_cosines_within_the_bound(kernel, chunk, batch):
     """float32 against the float64 cosines of the unfolded vectors, within `patch_cosine_error_bound`; chunk 20 and
-    15 make blocks of 2 query rows (and a last shorter one), so the block edges are covered."""
-    theta, phi = _features(1)
+    15 make blocks of 2 query rows (and a last shorter one), so the block edges are covered. A batch of one takes
+    its products by a 1x1 convolution, a batch of two by one batched product: the bound holds for any order of
+    the sums."""
+    theta, phi = (t[:batch] for t in _features(1))
     with torch.no_grad():
         got = patch_cosines(theta, phi, kernel, chunk)
     exact = torch.bmm(_unfolded(theta.double(), kernel), _unfolded(phi.double(), kernel).transpose(1, 2))
     bound = patch_cosine_error_bound(theta, phi, kernel)
-    assert got.shape == exact.shape == (2, 63, 63)
+    assert got.shape == exact.shape == (batch, 63, 63)
     error = (got.double() - exact).abs()
     assert (error <= bound).all(), f"worst error / bound: {(error / bound).max():.3g}"
     # not vacuous: 2e-4 in a cosine is 0.02 in a logit at a temperature of 0.01 (the errors are ~1e-6 here; the

@@ -21,7 +21,7 @@ correspondence inspector; the cycle warp and `return_corr`, which need the whole
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -74,6 +74,22 @@ def _shifted_sum(products: torch.Tensor, kernel: int, rows: int, h: int, w: int,
     return down
 
 
+def _query_key_products(keys: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """keys [B, C, H', W'] -> products(queries [B, C, rows, W']) -> [B, rows, W', H'·W']: every query vector's dot
+    product with every key vector, query-major. Per item, a channels-last 1x1 convolution whose output channels
+    are the keys: oneDNN runs it at ~1.5x the float32 throughput of MKL's matrix product (torch.bmm) at the
+    warp's shapes (C 256, blocks of 18 x 66 queries, 4356 keys; 2-core AVX-512 EPYC: 205 against 135 GFLOP/s),
+    and its channels-last output is the query-major layout itself. A traced graph whose batch is a symbol (an
+    export with a dynamic batch) and a batch of several items (the warp takes one at a time) use one batched
+    product instead."""
+    b, c = keys.shape[:2]
+    if not isinstance(b, int) or b != 1:
+        flat = keys.flatten(2)
+        return lambda q: torch.bmm(q.flatten(2).transpose(1, 2), flat).view(b, q.shape[2], q.shape[3], -1)
+    weight = keys.permute(0, 2, 3, 1).reshape(-1, c, 1, 1)  # [H'W', C, 1, 1], one copy for every block
+    return lambda q: F.conv2d(q.contiguous(memory_format=torch.channels_last), weight).permute(0, 2, 3, 1)
+
+
 def patch_score_blocks(theta: torch.Tensor, phi: torch.Tensor, scale: float, kernel: int,
                   chunk: int) -> Iterator[tuple[slice, torch.Tensor]]:
     """(query positions, cos · scale of their patch vectors with every key's [B, rows·w, h·w]), one band of query
@@ -92,7 +108,7 @@ def patch_score_blocks(theta: torch.Tensor, phi: torch.Tensor, scale: float, ker
     query_mean = (mu - a.view(b, 1)).unsqueeze(-1)  # [B, hw, 1]
     key_mean = (nu - offset.view(b, 1)).unsqueeze(1)  # [B, 1, hw]
     padded_theta = F.pad(theta, (r, r, r, r)) - a  # the padding holds -a
-    keys = (F.pad(phi, (r, r, r, r)) - offset).flatten(2)  # [B, C, (h+2r)(w+2r)]
+    products_with_keys = _query_key_products(F.pad(phi, (r, r, r, r)) - offset)
     # (an exported graph with a dynamic batch sizes its blocks for one item: its batch is a symbol)
     rows = min(h, max(1, block_rows(chunk, h * w, b if isinstance(b, int) else 1) // w))
     # inference, eager: the block's sums live in two buffers reused from block to block (a compiled graph plans
@@ -104,8 +120,7 @@ def patch_score_blocks(theta: torch.Tensor, phi: torch.Tensor, scale: float, ker
     for top in range(0, h, rows):
         bottom = min(h, top + rows)
         band = slice(top * w, bottom * w)
-        queries = padded_theta[:, :, top : bottom + 2 * r].flatten(2)  # [B, C, (rows+2r)(w+2r)]
-        products = torch.bmm(queries.transpose(1, 2), keys)
+        products = products_with_keys(padded_theta[:, :, top : bottom + 2 * r])
         products = products.view(b, bottom - top + 2 * r, w + 2 * r, h + 2 * r, w + 2 * r)
         scores = _shifted_sum(products, kernel, bottom - top, h, w, scratch).view(b, (bottom - top) * w, h * w)
         del products
@@ -118,8 +133,12 @@ def patch_softmax_warp(theta: torch.Tensor, phi: torch.Tensor, values: torch.Ten
     """softmax(cos(x_p, y_q) · scale, over q) · values for the k x k patch vectors x of theta [B,C,h,w] and y of
     phi (centred, L2-normalised, as the correspondence's match vectors), values [B, h·w, E] -> [B, h·w, E]; one
     block of query rows at a time (memory linear in h·w, as the chunked warp)."""
+    b = theta.shape[0]
+    if isinstance(b, int) and b > 1:  # one item at a time: blocks of full height, each item's products by conv
+        return torch.cat([patch_softmax_warp(theta[i : i + 1], phi[i : i + 1], values[i : i + 1], scale, kernel,
+                                             chunk) for i in range(b)])
     ops = arithmetic()
-    out = theta.new_empty(theta.shape[0], theta.shape[2] * theta.shape[3], values.shape[-1])
+    out = theta.new_empty(b, theta.shape[2] * theta.shape[3], values.shape[-1])
     for band, scores in patch_score_blocks(theta, phi, scale, kernel, chunk):
         out[:, band] = torch.matmul(ops.softmax(scores, -1), values)
     return out
