@@ -1,6 +1,5 @@
 """Correspondence: match vectors, the warp worked by hand, memory-efficient = dense, and both modes equal."""
 
-
 import pytest
 import torch
 import torch.nn.functional as F

@@ -36,11 +36,10 @@ class DomainAdaptor(nn.Module):
     The SPADE blocks are conditioned on the adaptor's own input (official `AdaptiveFeatureGenerator`).
     """
 
-    def __init__(self, in_nc: int, cfg: ModelConfig, onehot: bool = False, runtime: RuntimeOptions | None = None):
+    def __init__(self, in_nc: int, cfg: ModelConfig, onehot: bool = False):
         super().__init__()
         nf = cfg.adaptor_nf
         self.in_nc, self.onehot = in_nc, onehot
-        self.runtime = runtime or RuntimeOptions()  # inference row bands of the first convolution (same numbers)
         oh = 0 if onehot else None
         strided = {4: (2, 4), 2: (2,), 1: ()}[cfg.feature_stride]
         widths = [in_nc, nf, 2 * nf, 4 * nf, 8 * nf, 8 * nf]
@@ -114,7 +113,7 @@ class Correspondence(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.runtime = runtime or RuntimeOptions()  # how the warp is computed (same numbers either way)
-        self.adaptive_model_seg = DomainAdaptor(cfg.semantic_nc, cfg, onehot=cfg.label_nc > 0, runtime=self.runtime)
+        self.adaptive_model_seg = DomainAdaptor(cfg.semantic_nc, cfg, onehot=cfg.label_nc > 0)
         self.adaptive_model_img = DomainAdaptor(3, cfg)
         c = cfg.corr_in_channels
         self.layer = nn.Sequential(*[ResidualBlock(c) for _ in range(cfg.corr_blocks)])
