@@ -147,3 +147,37 @@ def test_the_compiled_bf16_channels_last_network_stays_within_the_bf16_bound(tin
         assert got.shape == want.shape and torch.isfinite(got).all()
         assert float((got.float() - want).abs().mean()) <= BF16_MEAN_BOUND
     assert len(comp._compiled.shapes) == 1  # both seeds ran the one compiled graph
+
+
+def test_the_compiled_bf16_network_keeps_the_f2_layers(tiny_checkpoint, tmp_path, monkeypatch):
+    """--compile --dtype bfloat16 --channels-last --conv-algorithm winograd: the traced graph calls F(2x2, 3x3) as
+    one operator (cocosnet::winograd_f2, run as it is, not fused away), its images within the bf16 bound of
+    float32 that eager bf16 is held to (test_fast_path)."""
+    from cocosnet.nn import winograd
+    from tests.inference.test_fast_path import BF16_MEAN_BOUND
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    _require_compiler()
+    for name in ("MIN_CHANNEL_PAIRS", "MIN_BF16_IN_CHANNELS", "MIN_BF16_OUT_CHANNELS"):
+        monkeypatch.setattr(winograd, name, 1)  # the tiny model's layers are narrow: every 3x3 one by F(2x2, 3x3)
+    traced, ran = [], []
+    real, convolve = winograd.winograd_f2_conv2d, winograd._f2_convolve
+    monkeypatch.setattr(winograd, "winograd_f2_conv2d",
+                        lambda *a, **k: traced.append(torch.compiler.is_compiling()) or real(*a, **k))
+    monkeypatch.setattr(winograd, "_f2_convolve", lambda *a: ran.append(1) or convolve(*a))
+    comp = Translator.from_pretrained(tiny_checkpoint, device="cpu", compile=True, dtype="bfloat16",
+                                      channels_last=True, conv_algorithm="winograd")
+    reference = Translator.from_pretrained(tiny_checkpoint, device="cpu")
+    inputs = _inputs(comp.cfg, 6)
+    comp.forward_tensors(*inputs)  # compiles
+    assert traced and all(traced)  # called while tracing only
+    ran.clear()
+    got = comp.forward_tensors(*inputs).image
+    compiled_calls = len(ran)
+    eager = Translator.from_pretrained(tiny_checkpoint, device="cpu", dtype="bfloat16", channels_last=True,
+                                       conv_algorithm="winograd")
+    traced.clear()
+    eager.forward_tensors(*inputs)
+    assert compiled_calls == len(traced) > 50  # the compiled graph runs the operator once per layer eager runs it
+    assert got.dtype == torch.float32 and torch.isfinite(got).all()
+    assert float((got - reference.forward_tensors(*inputs).image).abs().mean()) <= BF16_MEAN_BOUND

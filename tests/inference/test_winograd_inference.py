@@ -1,9 +1,10 @@
 """--conv-algorithm winograd in inference: the Translator converts its convolutions, the flag reaches it, and the
-option refuses what it does not run."""
+option refuses what it does not run; bfloat16 networks by F(2x2, 3x3)."""
 
 import argparse
 
 import pytest
+import torch
 
 from cocosnet.commands._common import add_model_arguments, load_translator
 from cocosnet.inference import Translator
@@ -54,16 +55,46 @@ def test_the_flag_reaches_the_runtime(tiny_checkpoint):
 
 
 @pytest.mark.parametrize("options,named", [
-    ({"dtype": "bfloat16"}, "--dtype bfloat16"),
-    ({"channels_last": True}, "--channels-last"),
+    ({"dtype": "float16"}, "--dtype float16"),
+    ({"channels_last": True}, "--channels-last with float32"),
     ({"backend": "openvino"}, "--backend openvino"),
 ])
 def test_winograd_refuses_what_it_does_not_run(options, named):
-    with pytest.raises(ValueError, match=f"winograd runs the float32 NCHW PyTorch network eagerly; it does not "
-                                         f"combine with {named}"):
+    with pytest.raises(ValueError, match=f"winograd runs the PyTorch network, float32 NCHW or bfloat16; it does not "
+                                         f"combine with {named}$"):
         RuntimeOptions(conv_algorithm="winograd", **options)
 
 
-def test_an_unknown_conv_algorithm_is_refused():
-    with pytest.raises(ValueError, match="conv_algorithm must be one of direct, winograd, got 'fft'"):
-        RuntimeOptions(conv_algorithm="fft")
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_winograd_takes_bfloat16_in_either_layout(channels_last):
+    options = RuntimeOptions(conv_algorithm="winograd", dtype="bfloat16", channels_last=channels_last)
+    assert (options.conv_algorithm, options.dtype, options.channels_last) == ("winograd", "bfloat16", channels_last)
+
+
+def test_the_bfloat16_translator_runs_its_wide_convolutions_by_f2(tiny_checkpoint, monkeypatch):
+    """--dtype bfloat16 --conv-algorithm winograd: the layers F(2x2, 3x3) takes run by it, each call within the
+    bound its arithmetic gives (winograd_f2_error_bound, against the exact convolution of the same bf16 tensors)."""
+    import torch.nn.functional as F
+
+    monkeypatch.setattr(winograd, "MIN_CHANNEL_PAIRS", 1)  # the tiny preset's layers are narrow: take them all
+    monkeypatch.setattr(winograd, "MIN_BF16_IN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "MIN_BF16_OUT_CHANNELS", 1)
+    outside = []
+    real = winograd.winograd_f2_conv2d
+
+    def checked(x, weight, bias=None, padding=0, kernels=None):
+        y = real(x, weight, bias, padding, kernels)
+        exact = F.conv2d(x.double(), weight.double(), None if bias is None else bias.double(), padding=padding)
+        outside.append(int(((y.double() - exact).abs() > winograd.winograd_f2_error_bound(x, weight, bias,
+                                                                                         padding)).sum()))
+        return y
+
+    monkeypatch.setattr(winograd, "winograd_f2_conv2d", checked)
+    direct = Translator.from_pretrained(tiny_checkpoint, device="cpu", dtype="bfloat16", channels_last=True)
+    wino = Translator.from_pretrained(tiny_checkpoint, device="cpu", dtype="bfloat16", channels_last=True,
+                                      conv_algorithm="winograd")
+    inputs = _inputs(get_model_config("tiny"), 6)
+    got = wino.forward_tensors(*inputs).image
+    assert len(outside) > 50 and not any(outside)
+    assert got.dtype == torch.float32 and torch.isfinite(got).all()
+    assert not torch.equal(got, direct.forward_tensors(*inputs).image)  # another arithmetic ran

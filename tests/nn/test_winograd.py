@@ -1,5 +1,5 @@
-"""Winograd F(4x4, 3x3) convolution (cocosnet.nn.winograd): the direct convolution's values, rounding within the
-bound the arithmetic gives, and only where it is switched on."""
+"""Winograd F(4x4, 3x3) and F(2x2, 3x3) convolution (cocosnet.nn.winograd): the direct convolution's values,
+rounding within the bound the arithmetic gives, and only where it is switched on."""
 
 import threading
 
@@ -12,10 +12,13 @@ from cocosnet.nn import winograd
 from cocosnet.nn.winograd import (
     WinogradConv2d,
     Workspace,
+    transform_kernels_f2,
     transforms,
     use_winograd_,
     winograd_conv2d,
     winograd_error_bound,
+    winograd_f2_conv2d,
+    winograd_f2_error_bound,
 )
 
 
@@ -133,3 +136,102 @@ def test_winograd_conv2d_module_matches_conv2d_and_stays_direct_on_small_maps():
         assert ((got - want).abs() <= bound).all()
         small = torch.randn(1, 128, 31, 32)  # 992 pixels, below MIN_OUTPUT_PIXELS: oneDNN's direct convolution
         assert torch.equal(conv(small), reference(small))
+
+
+# F(2x2, 3x3): the bfloat16 networks' Winograd
+
+
+def test_f2_one_dimensional_transforms_compute_a_correlation():
+    # F(2, 3): y = A^T [(G g) * (B^T d)]; by hand for d = 1..4, g = 1, 2, 3: y_0 = 1 + 4 + 9 = 14, y_1 = 2 + 6 + 12
+    bt, g, at = (torch.tensor(m, dtype=torch.float64) for m in (winograd._BT2, winograd._G2, winograd._AT2))
+    d, k = torch.arange(1.0, 5.0, dtype=torch.float64), torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    assert torch.equal(at @ ((g @ k) * (bt @ d)), torch.tensor([14.0, 20.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("shape,cout,padding", [
+    ((1, 5, 7, 9), 6, 0),  # output 5x7: odd sides, a zero row and column added and cropped
+    ((3, 4, 10, 6), 2, 1),  # a batch, zero padding
+    ((2, 3, 3, 3), 4, 0),  # the smallest input: one output pixel
+])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_f2_equals_the_direct_convolution_in_float64(shape, cout, padding, with_bias):
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(*shape, generator=g, dtype=torch.float64)
+    w = torch.randn(cout, shape[1], 3, 3, generator=g, dtype=torch.float64)
+    b = torch.randn(cout, generator=g, dtype=torch.float64) if with_bias else None
+    want = F.conv2d(x, w, b, padding=padding)
+    got = winograd_f2_conv2d(x, w, b, padding)
+    assert got.shape == want.shape and got.is_contiguous(memory_format=torch.channels_last)
+    assert (got - want).abs().max().item() <= 1e-12 * want.abs().max().item()
+
+
+def _bf16_case(cin: int, cout: int, side: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, cin, side, side, generator=g).bfloat16().contiguous(memory_format=torch.channels_last)
+    w = (torch.randn(cout, cin, 3, 3, generator=g) / (9 * cin) ** 0.5).bfloat16()
+    return x, w, torch.randn(cout, generator=g).bfloat16()
+
+
+@pytest.mark.parametrize("cin,cout,side", [(16, 8, 9), (256, 24, 18)])
+def test_f2_bfloat16_rounding_stays_within_the_arithmetic_bound(cin, cout, side):
+    x, w, b = _bf16_case(cin, cout, side, 6)
+    exact = F.conv2d(x.double(), w.double(), b.double(), padding=1)
+    got = winograd_f2_conv2d(x, w, b, 1)
+    assert got.dtype == torch.bfloat16
+    err = (got.double() - exact).abs()
+    bound = winograd_f2_error_bound(x, w, b, 1)
+    assert (err <= bound).all(), f"max err/bound {(err / bound).max().item():.3g}"
+
+
+def test_a_wrong_f2_transform_breaks_the_bound(monkeypatch):
+    x, w, b = _bf16_case(16, 8, 10, 7)
+    bad = list(map(list, winograd._BT2))
+    bad[1][2] = -1  # the second row of B^T takes d1 - d2 instead of d1 + d2
+    monkeypatch.setattr(winograd, "_BT2", tuple(map(tuple, bad)))
+    got = winograd_f2_conv2d(x, w, b, 1)
+    monkeypatch.undo()
+    exact = F.conv2d(x.double(), w.double(), b.double(), padding=1)
+    assert not ((got.double() - exact).abs() <= winograd_f2_error_bound(x, w, b, 1)).all()
+
+
+def test_f2_kernels_are_g_g_gt_per_tile_position():
+    w = torch.randn(3, 2, 3, 3, dtype=torch.float64)
+    g = torch.tensor(winograd._G2, dtype=torch.float64)
+    u = transform_kernels_f2(w)  # [16, Cin, Cout]
+    assert u.shape == (16, 2, 3)
+    assert torch.allclose(u.view(4, 4, 2, 3)[:, :, 1, 2], g @ w[2, 1] @ g.T, rtol=0, atol=1e-12)
+
+
+def test_bfloat16_weights_run_f2_only_on_the_wide_layers(monkeypatch):
+    calls = []
+    real = winograd.winograd_f2_conv2d
+    monkeypatch.setattr(winograd, "winograd_f2_conv2d", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k))
+    cin, cout = winograd.MIN_BF16_IN_CHANNELS, winograd.MIN_BF16_OUT_CHANNELS
+    wide, narrow_in, narrow_out = (_conv(i, o, padding=1).bfloat16() for i, o in (
+        (cin, cout), (cin // 2, cout), (cin, cout // 2)))
+    use_winograd_(nn.Sequential(wide, narrow_in, narrow_out))
+    x = torch.randn(1, cin, 8, 8).bfloat16()
+    with torch.no_grad():
+        got = wide(x)
+        assert calls == [wide.weight.shape] and got.dtype == torch.bfloat16
+        exact = F.conv2d(x.double(), wide.weight.double(), wide.bias.double(), padding=1)
+        assert ((got.double() - exact).abs() <= winograd_f2_error_bound(x, wide.weight, wide.bias, 1)).all()
+        assert wide(x.float()).dtype == torch.bfloat16  # autocast's float32 input: cast as oneDNN would
+        for conv in (narrow_in, narrow_out):  # below the thresholds: oneDNN's direct convolution
+            y = torch.randn(1, conv.in_channels, 8, 8).bfloat16()
+            assert torch.equal(conv(y), F.conv2d(y, conv.weight, conv.bias, padding=1))
+    assert len(calls) == 2
+
+
+def test_the_kept_f2_kernels_follow_the_weight():
+    conv = _conv(winograd.MIN_BF16_IN_CHANNELS, winograd.MIN_BF16_OUT_CHANNELS, padding=1).bfloat16()
+    use_winograd_(conv)
+    x = torch.randn(1, conv.in_channels, 6, 6).bfloat16()
+    with torch.no_grad():
+        first = conv(x)
+        kept = conv.__dict__["_f2_kept"][1]
+        assert torch.equal(conv(x), first) and conv.__dict__["_f2_kept"][1] is kept  # the second call reuses them
+        conv.weight.mul_(-1)  # an in-place change of the weight: the kernels are made again
+        again = conv(x)
+        assert conv.__dict__["_f2_kept"][1] is not kept and not torch.equal(again, first)
+        assert torch.equal(again, winograd_f2_conv2d(x, conv.weight, conv.bias, 1))

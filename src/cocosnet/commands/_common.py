@@ -39,9 +39,9 @@ def add_model_arguments(p: argparse.ArgumentParser, backend: bool = True) -> Non
                             "TORCHINDUCTOR_CACHE_DIR, default ~/.cache/cocosnet/inductor); float32 within ~1e-5 "
                             "of the default")
         p.add_argument("--conv-algorithm", default="direct", choices=["direct", "winograd"],
-                       help="winograd: the big 3x3 convolutions by Winograd F(4x4, 3x3), 4x fewer multiplications "
-                            "(float32 on the CPU, faster; images within ~2e-5 of direct, which reproduces the "
-                            "official images within ~1e-5)")
+                       help="winograd: the big 3x3 convolutions by Winograd, fewer multiplications: float32 by "
+                            "F(4x4, 3x3), 4x fewer (images within ~2e-5 of direct, which reproduces the official "
+                            "images within ~1e-5); with --dtype bfloat16 the wide ones by F(2x2, 3x3), 2.25x fewer")
 
 
 def check_input_file(flag: str, path: str | Path, what: str = "") -> None:
