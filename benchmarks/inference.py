@@ -166,7 +166,9 @@ VARIANTS = {  # name: (dtype, channels_last, compile, conv_algorithm)
     "bf16": ("bfloat16", False, False, "direct"), "bf16-cl": ("bfloat16", True, False, "direct"),
     "fp32-winograd": ("float32", False, False, "winograd"), "fp32-compile": ("float32", False, True, "direct"),
     "fp32-compile-winograd": ("float32", False, True, "winograd"),
-    "fp32-cl-compile": ("float32", True, True, "direct"), "bf16-cl-compile": ("bfloat16", True, True, "direct")}
+    "fp32-cl-compile": ("float32", True, True, "direct"), "bf16-cl-compile": ("bfloat16", True, True, "direct"),
+    "bf16-cl-winograd": ("bfloat16", True, False, "winograd"),
+    "bf16-cl-compile-winograd": ("bfloat16", True, True, "winograd")}
 DEFAULT_VARIANTS = ["fp32", "fp32-cl", "bf16", "bf16-cl"]  # the compiled ones take minutes each: ask for them
 
 

@@ -28,11 +28,12 @@ What one timed call is, per row (the input is always class ids [1,1,H,W] and the
                          torchvision is dropped from sys.modules after the import, see scripts/official_code.py).
   ours-fp32[-cl]         Translator.from_official(preset, folder=..., device="cpu", channels_last=...) then
   ours-bf16-cl           translator.forward_tensors(ids, exemplar, exemplar_ids): input checks, the one-hot /
-  ours-fp32-compile[-winograd], ours-fp32-winograd, ours-bf16-cl-compile
+  ours-fp32-compile[-winograd], ours-fp32-winograd, ours-bf16-cl-compile[-winograd], ours-bf16-cl-winograd
                          class-id lookups, correspondence + generator under inference_mode (bf16: weights cast once;
                          compile: RuntimeOptions(compile=True), its first call is the compile (bf16-cl-compile:
                          with the bf16 channels-last weights); winograd:
-                         conv_algorithm="winograd", cocosnet.nn.winograd).
+                         conv_algorithm="winograd", cocosnet.nn.winograd: F(4x4, 3x3) in fp32,
+                         F(2x2, 3x3) in bf16).
   ours-onnxruntime       the same Translator with backend onnxruntime / openvino and `exported` = our exporter's
   ours-openvino-*        float32 ONNX (`cocosnet.export.export_network`, the golden-checked graph); forward_tensors
                          then runs our Python input checks and the graph (one-hot inside it).
@@ -76,6 +77,8 @@ ROWS = {
     "ours-fp32-winograd": ("ours", "float32", "torch", "winograd"),
     "ours-fp32-compile-winograd": ("ours", "float32", "torch", "compile-winograd"),
     "ours-bf16-cl-compile": ("ours", "bfloat16", "torch", "compile-cl"),
+    "ours-bf16-cl-winograd": ("ours", "bfloat16", "torch", "cl-winograd"),
+    "ours-bf16-cl-compile-winograd": ("ours", "bfloat16", "torch", "compile-cl-winograd"),
     "ours-onnxruntime": ("ours", "float32", "onnxruntime", None),
     "ours-openvino-f32": ("ours", "float32", "openvino", None),
     "ours-openvino-bf16": ("ours", "bfloat16", "openvino", None),
@@ -214,12 +217,12 @@ def build_ours(spec: dict, dtype: str, backend: str, channels_last: bool | None)
         backends.OnnxRuntimeRunner = functools.partial(backends.OnnxRuntimeRunner, threads=spec["threads"])
         backends.OpenVinoRunner = functools.partial(backends.OpenVinoRunner, threads=spec["threads"])
         tr = _translator(spec, dtype=dtype, backend=backend, exported=str(Path(spec["tmp"]) / "ours.onnx"))
-    elif channels_last in ("compile", "compile-winograd", "compile-cl"):  # the first call is the compile
+    elif channels_last in ("compile", "compile-winograd", "compile-cl", "compile-cl-winograd"):  # first call: compile
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(spec["tmp"]) / f"inductor-{channels_last}")  # its own cache
-        tr = _translator(spec, dtype=dtype, compile=True, channels_last=channels_last == "compile-cl",
-                         conv_algorithm="winograd" if channels_last == "compile-winograd" else "direct")
-    elif channels_last == "winograd":  # --conv-algorithm winograd (cocosnet.nn.winograd)
-        tr = _translator(spec, dtype=dtype, conv_algorithm="winograd")
+        tr = _translator(spec, dtype=dtype, compile=True, channels_last="-cl" in channels_last,
+                         conv_algorithm="winograd" if channels_last.endswith("winograd") else "direct")
+    elif channels_last in ("winograd", "cl-winograd"):  # --conv-algorithm winograd (cocosnet.nn.winograd)
+        tr = _translator(spec, dtype=dtype, conv_algorithm="winograd", channels_last=channels_last == "cl-winograd")
     else:
         tr = _translator(spec, dtype=dtype, channels_last=bool(channels_last))
     x = _inputs(spec)
