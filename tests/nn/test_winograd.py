@@ -235,3 +235,14 @@ def test_the_kept_f2_kernels_follow_the_weight():
         again = conv(x)
         assert conv.__dict__["_f2_kept"][1] is not kept and not torch.equal(again, first)
         assert torch.equal(again, winograd_f2_conv2d(x, conv.weight, conv.bias, 1))
+
+
+def test_flop_counter_counts_the_f2_products_it_runs():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x, w = torch.randn(1, 4, 6, 6).bfloat16(), torch.randn(2, 4, 3, 3).bfloat16()
+    kernels = transform_kernels_f2(w)  # kept by the layer: not per call
+    with FlopCounterMode(display=False) as counter:
+        winograd_f2_conv2d(x, w, None, 1, kernels)
+    # padded 8x8: 3x3 tiles; per tile 2·(16·16·4 input transform + 16·4·2 products + 4·17·2 output) = 2576
+    assert counter.get_total_flops() == 9 * 2576

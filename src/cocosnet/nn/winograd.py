@@ -33,6 +33,7 @@ import threading
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.flop_counter import register_flop_formula
 
 TILE = 4  # output tile side, m in F(m x m, 3 x 3)
 SPAN = TILE + 2  # input tile side (tiles overlap by the kernel's 2-pixel reach)
@@ -235,6 +236,16 @@ def _f2_op(x: torch.Tensor, kernels: torch.Tensor, bias: torch.Tensor | None) ->
 def _(x: torch.Tensor, kernels: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     n, _, hp, wp = x.shape
     return x.new_empty((n, kernels.shape[-1], hp - 2, wp - 2)).contiguous(memory_format=torch.channels_last)
+
+
+@register_flop_formula(torch.ops.cocosnet.winograd_f2)
+def _f2_flops(x_shape, kernels_shape, _bias_shape, out_shape=None, **kwargs) -> int:
+    """The multiply-adds `_f2_convolve` runs (FlopCounterMode, benchmarks/inference.py): the input transform
+    [16, 16] over every tile and channel, the 16 channel products, the output transform [4, 17]."""
+    n, cin, hp, wp = x_shape
+    tiles = n * ((hp - 2) // 2) * ((wp - 2) // 2)
+    cout = kernels_shape[-1]
+    return 2 * tiles * (16 * 16 * cin + 16 * cin * cout + 4 * 17 * cout)
 
 
 def winograd_f2_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
