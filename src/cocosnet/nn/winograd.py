@@ -70,11 +70,14 @@ def _cached(dtype: torch.dtype, device: torch.device, key: tuple) -> tuple[torch
     return tuple(t.to(dtype=dtype, device=device) for t in _kronecker(*key))
 
 
-def transforms(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(B, G, A) as Kronecker products acting on a flattened tile: input [36, 36], kernel [36, 9], output [16, 36]."""
+def transforms(dtype: torch.dtype, device: torch.device,
+               f2: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(B, G, A) as Kronecker products acting on a flattened tile: input [36, 36], kernel [36, 9], output [16, 36];
+    f2: F(2x2, 3x3)'s, [16, 16], [16, 9], [4, 16]."""
+    key = (_BT2, _G2, _AT2) if f2 else (_BT, _G, _AT)
     if torch.compiler.is_compiling():  # traced: built in the graph (constants), not looked up in a Python cache
-        return tuple(t.to(dtype=dtype, device=device) for t in _kronecker())
-    return _cached(dtype, device, (_BT, _G, _AT))
+        return tuple(t.to(dtype=dtype, device=device) for t in _kronecker(*key))
+    return _cached(dtype, device, key)
 
 
 class Workspace(threading.local):
@@ -177,27 +180,24 @@ def winograd_error_bound(x: torch.Tensor, weight: torch.Tensor, padding: int = 0
     return (36 + 9 + x.shape[1] + 36 + 2) * u * y
 
 
-def transform_kernels_f2(weight: torch.Tensor) -> torch.Tensor:
+def transform_kernels_f2(weight: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
     """[Cout, Cin, 3, 3] -> G g G^T of F(2x2, 3x3) at the 16 tile positions, [16, Cin, Cout], computed in float32
-    (float64 for float64 weights) and rounded once to the weight's dtype. A compiled graph folds it into a constant
-    (freezing); eagerly `WinogradConv2d` keeps them from its first call."""
+    (float64 for float64 weights) and rounded once to the weight's dtype (g: G's Kronecker form, default
+    `transforms`'). A compiled graph folds it into a constant (freezing); eagerly `WinogradConv2d` keeps them from
+    its first call."""
     compute = torch.promote_types(weight.dtype, torch.float32)
-    g = torch.kron(*(torch.tensor(_G2, dtype=compute, device=weight.device),) * 2)  # [16, 9]
+    if g is None:
+        _, g, _ = transforms(compute, weight.device, f2=True)
     cout, cin = weight.shape[:2]
     taps = weight.permute(2, 3, 1, 0).reshape(9, cin * cout).to(compute)
     return (g @ taps).view(16, cin, cout).to(weight.dtype)
 
 
-def _f2_matrices(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """F(2x2, 3x3)'s input transform [16, 16] and its output transform with a bias column, [4, 17], as Kronecker
-    products on a flattened tile; their entries (0, ±1) are exact in every dtype."""
-    bt, at = (torch.kron(*(torch.tensor(t, dtype=dtype, device=device),) * 2) for t in (_BT2, _AT2))
-    return bt, torch.cat((at, at.new_ones(4, 1)), dim=1)
-
-
-def _f2_convolve(x: torch.Tensor, kernels: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+def _f2_convolve(x: torch.Tensor, kernels: torch.Tensor, bias: torch.Tensor | None,
+                 matrices: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
     """F(2x2, 3x3) of an already padded x [N, C, 2R+2, 2S+2] with `transform_kernels_f2`'s kernels -> [N, Cout, 2R,
-    2S], channels-last.
+    2S], channels-last. matrices: other (B, G, A) Kronecker forms than `transforms`' (the error bound's absolute
+    values); the entries of F(2x2, 3x3)'s B and A (0, ±1) are exact in every dtype.
 
     Three matrix products in x's dtype, each summing in float32 (bf16 ones do) and rounding once: the input
     transform B^T d B of every tile, the 16 channel products, and the output transform A^T m A with the bias as a
@@ -206,7 +206,8 @@ def _f2_convolve(x: torch.Tensor, kernels: torch.Tensor, bias: torch.Tensor | No
     n, cin, hp, wp = x.shape
     rows, cols = (hp - 2) // 2, (wp - 2) // 2
     cout = kernels.shape[-1]
-    bt, at = _f2_matrices(x.dtype, x.device)
+    bt, _, at = matrices or transforms(x.dtype, x.device, f2=True)
+    at = torch.cat((at, at.new_ones(4, 1)), dim=1)  # [4, 17]: the bias as one more term of the output sum
     count = n * rows * cols
     # [16, N·R·S·C]: tile position first, channels innermost; a view of channels-last x, copied once
     windows = x.permute(0, 2, 3, 1).unfold(1, 4, 2).unfold(2, 4, 2).permute(4, 5, 0, 1, 2, 3)
@@ -253,6 +254,13 @@ def winograd_f2_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     """F.conv2d(x, weight, bias, padding=padding) for a 3x3 kernel, stride 1, by F(2x2, 3x3); x [N, C, H, W] in
     the weight's dtype (bfloat16 in inference; float64 equals the direct convolution to rounding). kernels: the
     weight's `transform_kernels_f2`, when the caller keeps them. Channels-last output."""
+    return _f2_conv2d(x, weight, bias, padding, kernels)
+
+
+def _f2_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: int,
+               kernels: torch.Tensor | None, matrices: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+    """`winograd_f2_conv2d`; matrices: other (B, G, A) than `transforms`' (the error bound runs the same computation
+    on their absolute values, outside the operator)."""
     if weight.shape[-2:] != (3, 3):
         raise ValueError(f"Winograd F(2x2, 3x3) takes 3x3 kernels, got {tuple(weight.shape[-2:])}")
     if padding:
@@ -263,7 +271,9 @@ def winograd_f2_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
         raise ValueError(f"a 3x3 convolution needs an input of at least 3x3, got {hp}x{wp} (padding included)")
     if h % 2 or w % 2:  # whole tiles: a zero row / column below and to the right, cropped off the output
         x = F.pad(x, (0, w % 2, 0, h % 2))
-    y = _f2_op(x, transform_kernels_f2(weight) if kernels is None else kernels, bias)
+    if kernels is None:
+        kernels = transform_kernels_f2(weight, None if matrices is None else matrices[1])
+    y = _f2_op(x, kernels, bias) if matrices is None else _f2_convolve(x, kernels, bias, matrices)
     return y if (h, w) == tuple(y.shape[-2:]) else y[:, :, :h, :w].contiguous(memory_format=torch.channels_last)
 
 
@@ -278,25 +288,12 @@ def winograd_f2_error_bound(x: torch.Tensor, weight: torch.Tensor, bias: torch.T
     result: (3·u_b + (Cin + 34)·u_32)·Σ|...| + u_b·|exact| (the 34: the transforms' float32 sums, 4 terms each way
     for the tiles, 9 for the kernels, 17 for the output with its bias). Computed in float64."""
     ub, u32 = torch.finfo(torch.bfloat16).eps / 2, torch.finfo(torch.float32).eps / 2
-    xa, wa = x.abs().double(), weight.abs().double()
-    if padding:
-        xa = F.pad(xa, (padding,) * 4)
-    h, w = xa.shape[-2] - 2, xa.shape[-1] - 2
-    xa = F.pad(xa, (0, w % 2, 0, h % 2))
-    bt, g, at = (torch.kron(*(torch.tensor(t, dtype=torch.float64).abs(),) * 2) for t in (_BT2, _G2, _AT2))
-    n, cin, hp, wp = xa.shape
-    rows, cols = (hp - 2) // 2, (wp - 2) // 2
-    tiles = xa.unfold(2, 4, 2).unfold(3, 4, 2).permute(4, 5, 0, 2, 3, 1).reshape(16, -1)  # [16, tiles·C]
-    v = (bt @ tiles).view(16, -1, cin)
-    u = (g @ wa.permute(2, 3, 1, 0).reshape(9, -1)).view(16, cin, -1)
-    m = torch.bmm(v, u)  # [16, tiles, Cout]
-    y = (at @ m.reshape(16, -1)).view(2, 2, n, rows, cols, -1).permute(2, 5, 3, 0, 4, 1)
-    y = y.reshape(n, -1, 2 * rows, 2 * cols)[:, :, :h, :w]
+    absolute = tuple(t.abs() for t in transforms(torch.float64, x.device, f2=True))
     b = None if bias is None else bias.double()
-    if b is not None:
-        y = y + b.abs().view(1, -1, 1, 1)
+    y = _f2_conv2d(x.abs().double(), weight.abs().double(), None if b is None else b.abs(), padding, None,
+                   absolute)
     exact = F.conv2d(x.double(), weight.double(), b, padding=padding).abs()
-    return (3 * ub + (cin + 34) * u32) * y + ub * exact
+    return (3 * ub + (x.shape[1] + 34) * u32) * y + ub * exact
 
 
 class WinogradConv2d(nn.Conv2d):
