@@ -96,7 +96,8 @@ class Workspace(threading.local):
         for size in shape:
             numel *= size
         buf = self.buffers.get(role)
-        if buf is None or buf.numel() < numel or buf.dtype != like.dtype or buf.device != like.device:
+        stale = buf is not None and buf.is_inference() and not torch.is_inference_mode_enabled()  # not writable here
+        if buf is None or stale or buf.numel() < numel or buf.dtype != like.dtype or buf.device != like.device:
             self.buffers.pop(role, None)  # the old buffer is freed before the bigger one is made
             buf = self.buffers[role] = torch.empty(numel, dtype=like.dtype, device=like.device)
         return buf[:numel].view(shape)
